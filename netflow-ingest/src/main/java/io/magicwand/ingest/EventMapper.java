@@ -1,0 +1,66 @@
+package io.magicwand.ingest;
+
+import io.magicwand.avro.SocketEvent;
+import io.magicwand.avro.SocketOp;
+import io.magicwand.netflow.Endpoint;
+import io.magicwand.netflow.NetflowInfo;
+
+/**
+ * Maps a NetFlow info record to the Avro {@link SocketEvent} of topic {@code mw.socket-events}
+ * (DESIGN §5–6). Pure and allocation-light: it runs once per record on the event loop.
+ */
+public final class EventMapper {
+
+    /** INS id of records from an mwcomms that does not say which INS executed the operation. */
+    public static final int INS_UNKNOWN = -1;
+
+    private static final SocketOp[] OPS = SocketOp.values();
+
+    private EventMapper() {}
+
+    /**
+     * The event for one record.
+     *
+     * @param host        host tag of the NetFlow source
+     * @param info        the decoded record
+     * @param ingestTsMs  when ingest received it (epoch ms)
+     */
+    public static SocketEvent toEvent(String host, NetflowInfo info, long ingestTsMs) {
+        return new SocketEvent(host, INS_UNKNOWN, info.id(), op(info.obs()),
+                info.sessionStartSec(), info.sessionStartNsec(), info.currSec(), info.currNsec(),
+                info.sockfd(),
+                info.local().af(), addressText(info.local()), info.local().port(),
+                info.remote().af(), addressText(info.remote()), info.remote().port(),
+                info.bytesIn(), info.bytesOut(), info.extra(), ingestTsMs);
+    }
+
+    /** Kafka key: {@code "<host>/<socket_id>"} so all events of one socket share a partition. */
+    public static String key(String host, long socketId) {
+        return host + "/" + socketId;
+    }
+
+    /** The SocketOp of a NetFlow obs value; values outside 0..7 map to NONE. */
+    public static SocketOp op(int obs) {
+        return obs >= 0 && obs < OPS.length ? OPS[obs] : SocketOp.NONE;
+    }
+
+    /** Observation time of a record in epoch milliseconds (for the lag metric). */
+    public static long observedAtMs(NetflowInfo info) {
+        return info.currSec() * 1000L + info.currNsec() / 1_000_000L;
+    }
+
+    /** Numeric address text, or "" when the family is neither 4 nor 6 (unset socket address). */
+    public static String addressText(Endpoint e) {
+        if (e.af() == Endpoint.AF_INET) {
+            byte[] a = e.addr();
+            StringBuilder sb = new StringBuilder(15);
+            sb.append(a[0] & 0xff).append('.').append(a[1] & 0xff).append('.')
+                    .append(a[2] & 0xff).append('.').append(a[3] & 0xff);
+            return sb.toString();
+        }
+        if (e.af() == Endpoint.AF_INET6) {
+            return e.addressText();
+        }
+        return "";
+    }
+}

@@ -1,0 +1,173 @@
+package io.magicwand.ingest;
+
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Configuration of netflow-ingest, with defaults. Built from flat properties (a config file,
+ * {@code --set k=v} and the command-line flags; see docs/ingest.md). Every problem is an
+ * {@link IllegalArgumentException} whose message is one line naming the key.
+ */
+public final class IngestConfig {
+
+    public static final String BOOTSTRAP = "bootstrap.servers";
+    public static final String REGISTRY = "schema.registry.url";
+    public static final String SOURCES = "netflow.sources";
+    public static final String TOPIC = "topic";
+    public static final String PARTITIONS = "topic.partitions";
+    public static final String REPLICATION = "topic.replication";
+    public static final String COMPRESSION = "compression";
+    public static final String MAX_IN_FLIGHT = "max.in.flight.records";
+    public static final String RECONNECT_INITIAL = "reconnect.initial.ms";
+    public static final String RECONNECT_MAX = "reconnect.max.ms";
+    public static final String OPS_HOST = "ops.host";
+    public static final String OPS_PORT = "ops.port";
+    public static final String CAPTURE_DIR = "capture.dir";
+    public static final String CAPTURE_ROTATE_BYTES = "capture.rotate.bytes";
+    public static final String CAPTURE_ROTATE_SECONDS = "capture.rotate.seconds";
+    public static final String KAFKA_PREFIX = "kafka.";
+
+    public static final Set<String> KNOWN = Set.of(BOOTSTRAP, REGISTRY, SOURCES, TOPIC, PARTITIONS, REPLICATION,
+            COMPRESSION, MAX_IN_FLIGHT, RECONNECT_INITIAL, RECONNECT_MAX, OPS_HOST, OPS_PORT, CAPTURE_DIR,
+            CAPTURE_ROTATE_BYTES, CAPTURE_ROTATE_SECONDS);
+
+    private static final Set<String> COMPRESSIONS = Set.of("none", "gzip", "snappy", "lz4", "zstd");
+
+    public String bootstrapServers = "127.0.0.1:19092";
+    public String registryUrl = "http://127.0.0.1:18081/apis/ccompat/v7";
+    public List<SourceSpec> sources = List.of();
+    public String topic = "mw.socket-events";
+    public int partitions = 6;
+    public short replication = 1;
+    public String compression = "lz4";
+    public int maxInFlight = 20_000;
+    public long reconnectInitialMs = 100;
+    public long reconnectMaxMs = 10_000;
+    public String opsHost = "127.0.0.1";
+    /** 0 = ephemeral; -1 = no ops server (tests). */
+    public int opsPort = 18091;
+    public Path captureDir;
+    public long captureRotateBytes = 256L << 20;
+    public long captureRotateSeconds = 3600;
+    /** Kafka client properties passed through (the {@code kafka.} prefix removed). */
+    public Map<String, String> kafka = new LinkedHashMap<>();
+
+    /** Builds the config from flat properties; unknown keys (other than {@code kafka.*}) are an error. */
+    public static IngestConfig fromProperties(Map<String, String> props) {
+        IngestConfig c = new IngestConfig();
+        for (Map.Entry<String, String> e : props.entrySet()) {
+            String k = e.getKey();
+            String v = e.getValue() == null ? "" : e.getValue().trim();
+            if (k.startsWith(KAFKA_PREFIX)) {
+                c.kafka.put(k.substring(KAFKA_PREFIX.length()), v);
+                continue;
+            }
+            switch (k) {
+                case BOOTSTRAP -> c.bootstrapServers = nonEmpty(k, v);
+                case REGISTRY -> c.registryUrl = nonEmpty(k, v);
+                case SOURCES -> c.sources = parseSources(v);
+                case TOPIC -> c.topic = nonEmpty(k, v);
+                case PARTITIONS -> c.partitions = (int) number(k, v, 1, 10_000);
+                case REPLICATION -> c.replication = (short) number(k, v, 1, 32);
+                case COMPRESSION -> {
+                    String z = v.toLowerCase(Locale.ROOT);
+                    if (!COMPRESSIONS.contains(z)) {
+                        throw new IllegalArgumentException(k + ": '" + v + "' is not one of " + COMPRESSIONS);
+                    }
+                    c.compression = z;
+                }
+                case MAX_IN_FLIGHT -> c.maxInFlight = (int) number(k, v, 2, 10_000_000);
+                case RECONNECT_INITIAL -> c.reconnectInitialMs = number(k, v, 1, 3_600_000);
+                case RECONNECT_MAX -> c.reconnectMaxMs = number(k, v, 1, 3_600_000);
+                case OPS_HOST -> c.opsHost = nonEmpty(k, v);
+                case OPS_PORT -> c.opsPort = (int) number(k, v, -1, 65535);
+                case CAPTURE_DIR -> c.captureDir = v.isEmpty() ? null : Path.of(v);
+                case CAPTURE_ROTATE_BYTES -> c.captureRotateBytes = number(k, v, 4096, Long.MAX_VALUE);
+                case CAPTURE_ROTATE_SECONDS -> c.captureRotateSeconds = number(k, v, 0, Long.MAX_VALUE);
+                default -> throw new IllegalArgumentException("unknown setting '" + k + "' (known: "
+                        + String.join(", ", new java.util.TreeSet<>(KNOWN)) + ", kafka.*)");
+            }
+        }
+        c.validate();
+        return c;
+    }
+
+    /** Cross-field checks. */
+    public IngestConfig validate() {
+        if (reconnectMaxMs < reconnectInitialMs) {
+            throw new IllegalArgumentException(RECONNECT_MAX + " (" + reconnectMaxMs + ") is below "
+                    + RECONNECT_INITIAL + " (" + reconnectInitialMs + ")");
+        }
+        return this;
+    }
+
+    /** Parses {@code host1=addr:port,host2=...}. */
+    public static List<SourceSpec> parseSources(String v) {
+        try {
+            return List.copyOf(SourceSpec.parseList(v));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(SOURCES + ": " + e.getMessage());
+        }
+    }
+
+    private static String nonEmpty(String k, String v) {
+        if (v.isEmpty()) {
+            throw new IllegalArgumentException(k + " must not be empty");
+        }
+        return v;
+    }
+
+    private static long number(String k, String v, long min, long max) {
+        long n;
+        try {
+            n = Long.parseLong(v.replace("_", ""));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(k + ": '" + v + "' is not a number");
+        }
+        if (n < min || n > max) {
+            throw new IllegalArgumentException(k + ": " + n + " is out of range " + min + ".." + max);
+        }
+        return n;
+    }
+
+    /** Producer properties: ours first, then the {@code kafka.*} pass-through (which may override them). */
+    public Map<String, Object> producerProperties() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("bootstrap.servers", bootstrapServers);
+        p.put("enable.idempotence", "true");
+        p.put("acks", "all");
+        p.put("compression.type", compression);
+        p.put("linger.ms", "10");
+        p.put("batch.size", String.valueOf(256 * 1024));
+        p.put("max.in.flight.requests.per.connection", "5");
+        p.put("client.id", "mw-netflow-ingest");
+        p.putAll(kafka);
+        p.put("schema.registry.url", registryUrl);
+        return p;
+    }
+
+    /** Admin properties for topic creation. */
+    public Map<String, Object> adminProperties() {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("bootstrap.servers", bootstrapServers);
+        for (Map.Entry<String, String> e : kafka.entrySet()) {
+            // Security and connection settings apply to the admin client too; producer-only ones do not.
+            if (e.getKey().startsWith("security.") || e.getKey().startsWith("ssl.") || e.getKey().startsWith("sasl.")
+                    || e.getKey().equals("bootstrap.servers") || e.getKey().startsWith("request.timeout")) {
+                p.put(e.getKey(), e.getValue());
+            }
+        }
+        return p;
+    }
+
+    @Override
+    public String toString() {
+        return "bootstrap=" + bootstrapServers + " registry=" + registryUrl + " sources=" + sources + " topic=" + topic
+                + " partitions=" + partitions + " compression=" + compression + " maxInFlight=" + maxInFlight
+                + " ops=" + opsHost + ":" + opsPort + (captureDir != null ? " capture=" + captureDir : "");
+    }
+}
