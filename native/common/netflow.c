@@ -237,9 +237,7 @@ ssize_t mw_nf_reader_feed(struct mw_nf_reader *r, const uint8_t *data, size_t le
     r->have = 0;
     r->offset += (uint64_t)need;
     int rc = mw_nf_decode(r->buf, (size_t)need, msg);
-    if (rc < 0)
-        return rc;
-    *got = 1;
+    *got = rc < 0 ? rc : 1;
     return (ssize_t)used;
 }
 
@@ -250,6 +248,11 @@ void mw_nf_val_time(const uint8_t val[MW_NF_VAL_LEN], uint64_t *sec, uint64_t *u
 {
     *sec = get64(val);
     *usec = get64(val + 8);
+}
+void mw_nf_val_u64x2(const uint8_t val[MW_NF_VAL_LEN], uint64_t *a, uint64_t *b)
+{
+    *a = get64(val);
+    *b = get64(val + 8);
 }
 void mw_nf_val_set_u32(uint8_t val[MW_NF_VAL_LEN], uint32_t v)
 {

@@ -226,9 +226,11 @@ struct mw_nf_reader {
 };
 void mw_nf_reader_init(struct mw_nf_reader *r);
 /* Consumes bytes from data (at most one message's worth) and returns how many (>= 0); sets *got = 1
- * and fills *msg when a whole message completed. -EPROTO when the stream has an unknown signature
- * (there is no way to resynchronise: the caller reports and disconnects); r->offset then says where.
- * Also returns -EINVAL for an auth message with a bad token length (framing stays intact). */
+ * and fills *msg when a whole message completed, *got = 0 when more bytes are needed, and
+ * *got = -EINVAL when a whole message was framed but its body is invalid (auth token length out of
+ * range; r->buf still holds its bytes, framing stays intact). Returns -EPROTO when the stream has an
+ * unknown signature (there is no way to resynchronise: the caller reports and disconnects);
+ * r->offset then is the stream offset of the bad message. */
 ssize_t mw_nf_reader_feed(struct mw_nf_reader *r, const uint8_t *data, size_t len,
                           struct mw_nf_msg *msg, int *got);
 
@@ -240,6 +242,7 @@ int mw_nf_request_check(const struct mw_nf_feature_request *r);
 uint32_t mw_nf_val_u32(const uint8_t val[MW_NF_VAL_LEN]);
 uint64_t mw_nf_val_u64(const uint8_t val[MW_NF_VAL_LEN]);
 void mw_nf_val_time(const uint8_t val[MW_NF_VAL_LEN], uint64_t *sec, uint64_t *usec);
+void mw_nf_val_u64x2(const uint8_t val[MW_NF_VAL_LEN], uint64_t *a, uint64_t *b);
 void mw_nf_val_set_u32(uint8_t val[MW_NF_VAL_LEN], uint32_t v);      /* zeroes the rest */
 void mw_nf_val_set_u64(uint8_t val[MW_NF_VAL_LEN], uint64_t v);      /* zeroes the rest */
 void mw_nf_val_set_time(uint8_t val[MW_NF_VAL_LEN], uint64_t sec, uint64_t usec);
