@@ -1,0 +1,287 @@
+package io.magicwand.sink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.magicwand.avro.MitigationDecision;
+import io.magicwand.avro.MitigationResult;
+import io.magicwand.avro.ResultStatus;
+import io.magicwand.netflow.FeatureNames;
+import io.magicwand.netflow.FeatureRequest;
+import io.magicwand.serde.AvroSerde;
+import io.magicwand.serde.AvroSerdes;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.MockConsumer;
+import org.apache.kafka.clients.producer.MockProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The consume-apply-report loop with Kafka's mock clients (the real-broker version is
+ * {@code MitigationSinkIT}) and a real loopback NetFlow server: idempotency, TTL, dead letters,
+ * invalid decisions, ban expiry, offsets committed after the result.
+ */
+class MitigationSinkTest {
+    private static final String TOPIC = "mw.mitigation-decisions";
+    private static final TopicPartition TP = new TopicPartition(TOPIC, 0);
+
+    private final String scope = "mock://sink-" + UUID.randomUUID();
+    private ScriptedNetflowServer server;
+    private NetflowTargets targets;
+    private MockConsumer<byte[], byte[]> consumer;
+    private MockProducer<byte[], byte[]> producer;
+    private AvroSerde<MitigationDecision> decisionSerde;
+    private AvroSerde<MitigationResult> resultSerde;
+    private SinkMetrics metrics;
+    private MitigationSink sink;
+    private long nextOffset;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        server = new ScriptedNetflowServer(ScriptedNetflowServer.OK);
+        decisionSerde = AvroSerdes.specific(MitigationDecision.class, Map.of("schema.registry.url", scope), false);
+        resultSerde = AvroSerdes.specific(MitigationResult.class, Map.of("schema.registry.url", scope), false);
+    }
+
+    private void start(Map<String, String> extra) {
+        Map<String, String> p = new HashMap<>();
+        p.put("netflow.targets", "host1=" + server.address());
+        p.put("netflow.request.timeout.ms", "500");
+        p.put("netflow.max.retries", "1");
+        p.put("netflow.unavailable.max.ms", "2000");
+        p.put("schema.registry.url", scope);
+        p.putAll(extra);
+        SinkConfig cfg = SinkConfig.of(p);
+        targets = new NetflowTargets(cfg);
+        metrics = new SinkMetrics();
+        consumer = new MockConsumer<>("earliest");
+        producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        sink = new MitigationSink(cfg, consumer, producer, decisionSerde.deserializer(), resultSerde.serializer(),
+                new RequestExecutor(targets, cfg, Clock.systemUTC(), metrics), new AppliedIds(1000),
+                new BanScheduler(cfg.stateDir()), Clock.systemUTC(), metrics);
+        consumer.subscribe(List.of(TOPIC));
+        consumer.rebalance(List.of(TP));
+        consumer.updateBeginningOffsets(Map.of(TP, 0L));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (targets != null) {
+            targets.close();
+        }
+        server.close();
+        decisionSerde.close();
+        resultSerde.close();
+    }
+
+    private void add(byte[] value) {
+        consumer.addRecord(new ConsumerRecord<>(TOPIC, 0, nextOffset++, "k".getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    private void add(MitigationDecision d) {
+        add(decisionSerde.serializer().serialize(TOPIC, d));
+    }
+
+    private List<MitigationResult> results() {
+        return producer.history().stream().filter(r -> r.topic().equals("mw.mitigation-results"))
+                .map(r -> resultSerde.deserializer().deserialize(r.topic(), r.value())).collect(Collectors.toList());
+    }
+
+    private List<ProducerRecord<byte[], byte[]>> dlq() {
+        return producer.history().stream().filter(r -> r.topic().equals("mw.mitigation-decisions.dlq"))
+                .collect(Collectors.toList());
+    }
+
+    private long committed() {
+        var m = consumer.committed(Set.of(TP));
+        return m.get(TP) == null ? -1 : m.get(TP).offset();
+    }
+
+    private static String header(ProducerRecord<byte[], byte[]> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        return h == null ? null : new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void appliedDecisionIsReportedAndCommitted() throws Exception {
+        start(Map.of());
+        add(Decisions.close("d1", 42));
+        assertEquals(1, sink.pollOnce());
+        List<MitigationResult> rs = results();
+        assertEquals(1, rs.size());
+        MitigationResult r = rs.get(0);
+        assertEquals("d1", r.getDecisionId().toString());
+        assertEquals(ResultStatus.APPLIED, r.getStatus());
+        assertEquals("CLOSE", r.getAction().toString());
+        assertEquals("host1", r.getHost().toString());
+        assertTrue(r.getLatencyMs() >= 0);
+        assertEquals("d1", new String(producer.history().get(0).key(), StandardCharsets.UTF_8), "result key = decision id");
+        assertEquals(1, committed());
+        FeatureRequest seen = server.requests().get(0);
+        assertEquals(FeatureNames.IS_OPEN, seen.name());
+        assertEquals(42, seen.identSocket());
+        assertEquals(1, metrics.resultCount(ResultStatus.APPLIED));
+        assertEquals(1, metrics.latencyCount());
+    }
+
+    @Test
+    void redeliveredDecisionIsNotAppliedTwice() throws Exception {
+        start(Map.of());
+        MitigationDecision d = Decisions.block("dup", "127.0.0.5", 0);
+        add(d);
+        add(d);
+        assertEquals(2, sink.pollOnce());
+        assertEquals(1, server.requests().size(), "applied once");
+        List<MitigationResult> rs = results();
+        assertEquals(ResultStatus.APPLIED, rs.get(0).getStatus());
+        assertEquals(ResultStatus.SKIPPED_DUPLICATE, rs.get(1).getStatus());
+        assertEquals(2, committed());
+    }
+
+    @Test
+    void expiredDecisionIsSkippedWithoutARequest() throws Exception {
+        start(Map.of());
+        add(Decisions.base("old", io.magicwand.avro.Action.CLOSE, io.magicwand.avro.TargetKind.SOCKET).setSocketId(1L)
+                .setCreatedAtMs(System.currentTimeMillis() - 10_000).setTtlMs(1000).build());
+        // ttl 0 = no expiry, even when old
+        add(Decisions.base("ancient", io.magicwand.avro.Action.CLOSE, io.magicwand.avro.TargetKind.SOCKET).setSocketId(2L)
+                .setCreatedAtMs(System.currentTimeMillis() - 3_600_000).setTtlMs(0).build());
+        sink.pollOnce();
+        List<MitigationResult> rs = results();
+        assertEquals(ResultStatus.SKIPPED_EXPIRED, rs.get(0).getStatus());
+        assertTrue(rs.get(0).getMessage().toString().contains("expired"), rs.get(0).getMessage().toString());
+        assertEquals(ResultStatus.APPLIED, rs.get(1).getStatus());
+        assertEquals(1, server.requests().size());
+        assertEquals(2, server.requests().get(0).identSocket());
+    }
+
+    @Test
+    void poisonPillGoesToTheDeadLetterTopicAndTheNextDecisionIsApplied() throws Exception {
+        start(Map.of());
+        add("not avro at all".getBytes(StandardCharsets.UTF_8));
+        add(new byte[] {0, 0, 0, 0x7f, 0x7f, 1, 2}); // wire format, unknown schema id
+        add((byte[]) null); // tombstone
+        add(Decisions.close("after", 7));
+        assertEquals(4, sink.pollOnce());
+        List<ProducerRecord<byte[], byte[]>> dead = dlq();
+        assertEquals(3, dead.size());
+        assertEquals("not avro at all", new String(dead.get(0).value(), StandardCharsets.UTF_8), "raw bytes kept");
+        assertTrue(header(dead.get(0), MitigationSink.H_REASON).contains("magic byte"), header(dead.get(0), MitigationSink.H_REASON));
+        assertEquals(TOPIC, header(dead.get(0), MitigationSink.H_TOPIC));
+        assertEquals("0", header(dead.get(0), MitigationSink.H_PARTITION));
+        assertEquals("0", header(dead.get(0), MitigationSink.H_OFFSET));
+        assertTrue(header(dead.get(1), MitigationSink.H_REASON).contains("schema id"), header(dead.get(1), MitigationSink.H_REASON));
+        assertEquals("1", header(dead.get(1), MitigationSink.H_OFFSET));
+        assertTrue(header(dead.get(2), MitigationSink.H_REASON).contains("tombstone"));
+        List<MitigationResult> rs = results();
+        assertEquals(1, rs.size());
+        assertEquals("after", rs.get(0).getDecisionId().toString());
+        assertEquals(ResultStatus.APPLIED, rs.get(0).getStatus());
+        assertEquals(4, committed());
+        assertEquals(3, metrics.dlqCount());
+        assertEquals(4, metrics.receivedCount());
+    }
+
+    @Test
+    void invalidDecisionFailsWithEinvalAndNoRequest() throws Exception {
+        start(Map.of());
+        add(Decisions.block("bad", "not-an-ip", 0));
+        sink.pollOnce();
+        MitigationResult r = results().get(0);
+        assertEquals(ResultStatus.FAILED, r.getStatus());
+        assertEquals(22, r.getErrno());
+        assertTrue(r.getMessage().toString().contains("not-an-ip"));
+        assertEquals(0, server.requests().size());
+    }
+
+    @Test
+    void refusedDecisionReportsTheErrno() throws Exception {
+        server.script(r -> io.magicwand.netflow.FeatureResponse.error(r.id(), 2));
+        start(Map.of());
+        add(Decisions.close("gone", 99));
+        sink.pollOnce();
+        MitigationResult r = results().get(0);
+        assertEquals(ResultStatus.FAILED, r.getStatus());
+        assertEquals(2, r.getErrno());
+        assertTrue(r.getMessage().toString().contains("ENOENT"), r.getMessage().toString());
+    }
+
+    @Test
+    void banEndsWithAnUnblockSentByTheSink() throws Exception {
+        start(Map.of("sink.state.dir", tmp.toString()));
+        add(Decisions.block("ban1", "127.0.0.77", 300));
+        sink.pollOnce();
+        assertEquals(1, server.requests().size());
+        assertEquals(1, server.requests().get(0).valU32());
+        assertTrue(java.nio.file.Files.readString(tmp.resolve("pending-unblocks.tsv")).contains("127.0.0.77"),
+                "pending unblock persisted");
+        Thread.sleep(400);
+        sink.pollOnce();
+        assertEquals(2, server.requests().size());
+        FeatureRequest un = server.requests().get(1);
+        assertEquals(FeatureNames.ADDRESS_BLOCK, un.name());
+        assertEquals(0, un.valU32());
+        assertEquals("127.0.0.77", un.identAddress().getHostAddress());
+        MitigationResult r = results().get(1);
+        assertEquals("ban1" + MitigationSink.UNBLOCK_SUFFIX, r.getDecisionId().toString());
+        assertEquals("UNBLOCK", r.getAction().toString());
+        assertEquals(ResultStatus.APPLIED, r.getStatus());
+        assertEquals("", java.nio.file.Files.readString(tmp.resolve("pending-unblocks.tsv")));
+        sink.pollOnce();
+        assertEquals(2, server.requests().size(), "unblocked once");
+    }
+
+    @Test
+    void noUnblockWhenTheDetectorLiftsBansItself() throws Exception {
+        start(Map.of("sink.unblock.on.expiry", "false"));
+        add(Decisions.block("ban2", "127.0.0.78", 100));
+        sink.pollOnce();
+        Thread.sleep(200);
+        sink.pollOnce();
+        assertEquals(1, server.requests().size());
+    }
+
+    @Test
+    void explicitUnblockCancelsThePendingOne() throws Exception {
+        start(Map.of());
+        add(Decisions.block("ban3", "127.0.0.79", 300));
+        add(Decisions.unblock("un3", "127.0.0.79"));
+        sink.pollOnce();
+        Thread.sleep(400);
+        sink.pollOnce();
+        assertEquals(2, server.requests().size(), "block + explicit unblock, no timer unblock");
+    }
+
+    @Test
+    void pendingUnblocksSurviveARestart() throws Exception {
+        BanScheduler a = new BanScheduler(tmp);
+        a.schedule("h", "127.0.0.1", 1000, "x");
+        a.schedule("h", "127.0.0.1", 500, "y"); // earlier end does not shorten the ban
+        a.schedule("h", "::1", 2000, "z");
+        BanScheduler b = new BanScheduler(tmp);
+        assertEquals(2, b.size());
+        assertEquals(List.of(new BanScheduler.Ban("h", "127.0.0.1", 1000, "x")), b.due(1500));
+        b.done(b.due(1500).get(0));
+        assertEquals(1, new BanScheduler(tmp).size());
+        assertNotNull(new BanScheduler(null)); // in-memory only works too
+    }
+}
