@@ -146,6 +146,19 @@ mw_find_java() {
   return 1
 }
 
+# mw_state_procs: pids of processes that name $MW_STATE/ on their command line
+# (every service must: a config or socket path under it, or -Dmw.state=DIR), except
+# ./mw launcher shells and the private stacks of ./mw test under $MW_STATE/test/.
+mw_state_procs() {
+  local p args
+  for p in $(pgrep -f -- "$MW_STATE/" || true); do
+    [ "$p" = "$$" ] && continue
+    args=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
+    case "$args" in *bash*/mw\ *|*bash\ mw\ *|*bash*/launcher/*|*"$MW_STATE/test/"*) continue ;; esac
+    echo "$p"
+  done
+}
+
 # mw_services: the service files of ./mw up, in start order.
 mw_services() {
   ls "$MW_ROOT"/launcher/services/[0-9][0-9]-*.sh 2>/dev/null | sort

@@ -25,7 +25,7 @@ cmd_main() {
   done
   # Anything still running with this state directory on its command line was
   # started by us (every service names the state dir in its arguments).
-  left=$(pgrep -f -- "$MW_STATE/" | grep -vx "$$" || true)
+  left=$(mw_state_procs)
   if [ -n "$left" ]; then
     mw_die "down: processes of $MW_STATE still running: $(echo $left) (see ps -fp PID)"
   fi
