@@ -41,6 +41,7 @@ public class AvroDeserializer<T> implements Deserializer<T> {
     private final Class<T> type;
     private boolean specific = SerdeConfig.SPECIFIC_AVRO_READER_DEFAULT;
     private final Map<Integer, DatumReader<Object>> readers = new ConcurrentHashMap<>();
+    private final Map<Integer, Schema> writerSchemas = new ConcurrentHashMap<>();
 
     /** For Kafka's reflective instantiation: configure with {@link SerdeConfig#SCHEMA_REGISTRY_URL}. */
     public AvroDeserializer() {
@@ -69,6 +70,7 @@ public class AvroDeserializer<T> implements Deserializer<T> {
             ownsClient = true;
         }
         readers.clear();
+        writerSchemas.clear();
     }
 
     @Override
@@ -116,15 +118,19 @@ public class AvroDeserializer<T> implements Deserializer<T> {
                     + " cannot be read as " + readerName() + ": " + e.getMessage(), e);
         }
         Object value;
-        BinaryDecoder dec = DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_LENGTH,
-                data.length - WireFormat.HEADER_LENGTH, null);
+        int avroLength = data.length - WireFormat.HEADER_LENGTH;
         try {
-            value = reader.read(null, dec);
-            if (!dec.isEnd()) {
+            // First walk the bytes with the writer schema without materializing anything: garbage that
+            // announces a 500 MB string in a 10-byte record fails here with EOF instead of making the
+            // decoder allocate the announced length. After this pass every length is within the payload.
+            BinaryDecoder check = DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_LENGTH, avroLength, null);
+            GenericDatumReader.skip(writerSchemas.get(id), check);
+            if (!check.isEnd()) {
                 throw new SerializationException("trailing bytes after the record");
             }
-        } catch (java.io.IOException | RuntimeException | OutOfMemoryError e) {
-            // OutOfMemoryError: garbage can announce a huge string/array length; the record is bad, the JVM is fine.
+            BinaryDecoder dec = DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_LENGTH, avroLength, null);
+            value = reader.read(null, dec);
+        } catch (java.io.IOException | RuntimeException e) {
             throw new SerializationException("cannot deserialize record at " + where + ": " + (data.length - WireFormat.HEADER_LENGTH)
                     + " bytes of Avro data are not a valid record of schema id " + id + " (" + readerName() + "): " + e, e);
         }
@@ -147,6 +153,7 @@ public class AvroDeserializer<T> implements Deserializer<T> {
             return r;
         }
         Schema writer = client.getById(id);
+        writerSchemas.put(id, writer);
         if (type != null) {
             SpecificData model = SpecificData.getForClass(type);
             Schema readerSchema = model.getSchema(type);

@@ -262,6 +262,11 @@ class AvroSerdeTest {
         // A string length of 2^31-1 announced by 5 bytes of varint, then nothing.
         byte[] hugeLength = {0, good[1], good[2], good[3], good[4], (byte) 0xfe, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
         assertMentions(poison(hugeLength), "topic " + TOPIC, "not a valid record");
+        // A plausible but far too large string length (2^29 bytes) in a 10-byte payload: rejected without allocating it.
+        byte[] bigLength = {0, good[1], good[2], good[3], good[4], (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x04};
+        // (surefire runs with -Xmx256m, so allocating the announced 512 MiB would fail with OutOfMemoryError)
+        SerializationException big = poison(bigLength);
+        assertMentions(big, "not a valid record", "EOFException");
         // A negative string length.
         byte[] negative = {0, good[1], good[2], good[3], good[4], 0x01, 0, 0};
         assertMentions(poison(negative), "not a valid record");
