@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.magicwand.avro.SocketEvent;
+import io.magicwand.testkit.TestRegistry;
 import java.util.Map;
 import java.util.UUID;
 import org.apache.avro.Schema;
@@ -25,7 +26,7 @@ class RestSchemaRegistryClientIT {
 
     @BeforeEach
     void setUp() {
-        url = TestRegistryUrl.url();
+        url = TestRegistry.url();
         subject = "mw-it-" + UUID.randomUUID() + "-value";
     }
 
