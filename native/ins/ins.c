@@ -1,0 +1,1327 @@
+/* INS worker core: socket operations on the real stack, the relay, observations.
+ *
+ * One epoll loop, level-triggered, interest recomputed after every change (a syscall only when it
+ * differs). Per connection the relay keeps at most one pending chunk per direction and stops
+ * reading the source while it is pending: that is the backpressure (the application sees EAGAIN /
+ * no POLLOUT when its AF_UNIX send buffer is full, exactly as with a full TCP send buffer), and a
+ * write is never reported done before the bytes are handed to the TCP socket's own buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ins.h"
+#include "mw/log.h"
+#if __has_include("mw/netflow.h")
+#include "mw/netflow.h"
+#define INS_HAVE_NF 1
+#endif
+
+#define SCRATCH (256 * 1024)
+#define OUTQ_MAX 200000          /* queued messages to mwcomms before recv/send obs are dropped */
+#define FILLER_CHUNK 4096
+
+static void sock_destroy(struct ins_ctx *c, struct ins_sock *s);
+
+static void now_real(uint64_t *sec, uint64_t *nsec)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = (uint64_t)ts.tv_sec;
+    *nsec = (uint64_t)ts.tv_nsec;
+}
+
+/* ---- messages to mwcomms: never block the loop ---- */
+
+static void ctl_interest(struct ins_ctx *c)
+{
+    uint32_t want = EPOLLIN | (c->q_head ? EPOLLOUT : 0);
+    if (want != c->ctl_ev) {
+        struct epoll_event ev = { .events = want, .data.ptr = &c->ctltag };
+        if (epoll_ctl(c->ep, EPOLL_CTL_MOD, c->ctl, &ev) < 0)
+            mw_log("epoll_ctl(ctl): %m");
+        c->ctl_ev = want;
+    }
+}
+
+static void flush_q(struct ins_ctx *c)
+{
+    while (c->q_head) {
+        struct ins_outq *q = c->q_head;
+        int r = mw_ctl_send(c->ctl, &q->m, q->len, NULL, 0, MSG_DONTWAIT);
+        if (r == -EAGAIN)
+            break;
+        if (r < 0) {
+            mw_log("sendmsg(ctl): %s; mwcomms gone", strerror(-r));
+            c->quit = 1;
+        }
+        c->q_head = q->next;
+        if (!c->q_head)
+            c->q_tail = NULL;
+        c->q_len--;
+        free(q);
+    }
+    ctl_interest(c);
+}
+
+/* Send a message without fds to mwcomms; queue it when the channel is full. Droppable messages
+ * (recv/send observations) are dropped, and counted, when the queue is very long: the next one
+ * carries the cumulative counts anyway. */
+static void to_hub(struct ins_ctx *c, struct mw_ctl_msg *m, int droppable)
+{
+    int r;
+    if (!c->q_head) {
+        r = mw_ctl_send(c->ctl, m, m->h.len, NULL, 0, MSG_DONTWAIT);
+        if (r == 0)
+            return;
+        if (r != -EAGAIN) {
+            mw_log("sendmsg(ctl): %s; mwcomms gone", strerror(-r));
+            c->quit = 1;
+            return;
+        }
+    }
+    if (droppable && c->q_len >= OUTQ_MAX) {
+        c->obs_dropped++;
+        return;
+    }
+    struct ins_outq *q = malloc(sizeof(*q));
+    if (!q) {
+        c->obs_dropped++;
+        return;
+    }
+    q->next = NULL;
+    q->len = m->h.len;
+    memcpy(&q->m, m, m->h.len);
+    if (c->q_tail)
+        c->q_tail->next = q;
+    else
+        c->q_head = q;
+    c->q_tail = q;
+    c->q_len++;
+    ctl_interest(c);
+}
+
+static void reply(struct ins_ctx *c, const struct mw_ctl_msg *req, int status, struct mw_ctl_msg *rep)
+{
+    struct mw_ctl_msg tmp;
+    if (!rep) {
+        rep = &tmp;
+        memset(rep, 0, sizeof(*rep));
+    }
+    rep->h.magic = MW_CTL_MAGIC;
+    rep->h.version = MW_CTL_VERSION;
+    rep->h.op = req->h.op;
+    rep->h.req_id = req->h.req_id;
+    rep->h.sockid = req->h.sockid;
+    rep->h.flags = MW_CTL_F_REPLY;
+    rep->h.status = status;
+    rep->h.len = (uint32_t)mw_ctl_msg_size(req->h.op, 1);
+    to_hub(c, rep, 0);
+}
+
+static void fill_info(const struct ins_sock *s, struct mw_ctl_info *in)
+{
+    memset(in, 0, sizeof(*in));
+    in->domain = s->domain;
+    in->type = SOCK_STREAM;
+    in->state = s->state;
+    in->local = s->local;
+    in->peer = s->peer;
+    in->bytes_in = s->bytes_in;
+    in->bytes_out = s->bytes_out;
+}
+
+static void reply_info(struct ins_ctx *c, const struct mw_ctl_msg *req, int status, struct ins_sock *s)
+{
+    struct mw_ctl_msg rep;
+    memset(&rep, 0, sizeof(rep));
+    if (s)
+        fill_info(s, &rep.u.info);
+    reply(c, req, status, &rep);
+}
+
+static void emit(struct ins_ctx *c, struct ins_sock *s, int obs, int err, uint64_t extra,
+                 const struct ins_sock *other)
+{
+    struct mw_ctl_msg m;
+    const struct ins_sock *src = other ? other : s;
+    mw_ctl_init(&m, MW_OP_OBS, 0, s->sockid);
+    m.u.obs.obs = (uint16_t)obs;
+    m.u.obs.state = src->state;
+    m.u.obs.domain = src->domain;
+    m.u.obs.err = err;
+    m.u.obs.inode = src->inode;
+    m.u.obs.start_sec = s->start_sec;
+    m.u.obs.start_nsec = s->start_nsec;
+    now_real(&m.u.obs.ts_sec, &m.u.obs.ts_nsec);
+    m.u.obs.local = src->local;
+    m.u.obs.peer = src->peer;
+    m.u.obs.bytes_in = s->bytes_in;
+    m.u.obs.bytes_out = s->bytes_out;
+    m.u.obs.extra = extra;
+    to_hub(c, &m, obs == 5 || obs == 6);
+    s->obs_dirty = 0;
+}
+
+/* recv (5) / send (6) observations, coalesced per socket when an interval is configured. */
+static void emit_io(struct ins_ctx *c, struct ins_sock *s, int obs)
+{
+    if (c->obs_interval_ms) {
+        uint64_t now = mw_now_ns();
+        if (now - s->last_obs_ns < (uint64_t)c->obs_interval_ms * 1000000ull) {
+            s->obs_dirty = obs;
+            return;
+        }
+        s->last_obs_ns = now;
+    }
+    emit(c, s, obs, 0, 0, NULL);
+}
+
+/* ---- sockets ---- */
+
+static uint64_t new_sockid(struct ins_ctx *c)
+{
+    return ((uint64_t)c->gen << 40) | ++c->next_seq;
+}
+
+static struct ins_sock *sock_new(struct ins_ctx *c, uint64_t id, int kind, int domain)
+{
+    struct ins_sock *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->sockid = id;
+    s->kind = kind;
+    s->domain = domain;
+    s->tcp = s->ufd = s->filler_fd = s->held_app_fd = -1;
+    s->ttag.type = T_TCP;
+    s->ttag.s = s;
+    s->utag.type = T_UFD;
+    s->utag.s = s;
+    s->ev_tcp = s->ev_u = UINT32_MAX;
+    now_real(&s->start_sec, &s->start_nsec);
+    if (mw_u64map_put(&c->socks, id, s) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void set_interest(struct ins_ctx *c, int fd, struct ins_tag *tag, uint32_t *cur, uint32_t want)
+{
+    struct epoll_event ev = { .events = want, .data.ptr = tag };
+    if (fd < 0 || *cur == want)
+        return;
+    if (*cur == UINT32_MAX) {
+        if (epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+            mw_log("epoll_ctl(ADD fd %d): %m", fd);
+    } else if (epoll_ctl(c->ep, EPOLL_CTL_MOD, fd, &ev) < 0) {
+        mw_log("epoll_ctl(MOD fd %d): %m", fd);
+    }
+    *cur = want;
+}
+
+static void unwatch(struct ins_ctx *c, int fd, uint32_t *cur)
+{
+    if (fd >= 0 && *cur != UINT32_MAX)
+        epoll_ctl(c->ep, EPOLL_CTL_DEL, fd, NULL);
+    *cur = UINT32_MAX;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
+{
+    if (s->dead)
+        return;
+    if (s->obs_dirty)
+        emit(c, s, s->obs_dirty, 0, 0, NULL);
+    s->state = MW_SS_CLOSED;
+    emit(c, s, 7, 0, 0, NULL);
+    unwatch(c, s->tcp, &s->ev_tcp);
+    unwatch(c, s->ufd, &s->ev_u);
+    close_fd(&s->tcp);
+    close_fd(&s->ufd);
+    close_fd(&s->filler_fd);
+    close_fd(&s->held_app_fd);
+    if (s->held_conn) {
+        sock_destroy(c, s->held_conn);
+        s->held_conn = NULL;
+    }
+    for (int d = 0; d < 2; d++) {
+        free(s->pend[d].buf);
+        s->pend[d].buf = NULL;
+    }
+    if (s->kind == K_CONN && c->nconn)
+        c->nconn--;
+    if (s->kind == K_LISTENER && c->nlisten)
+        c->nlisten--;
+    mw_u64map_del(&c->socks, s->sockid);
+    s->dead = 1;
+    /* freed after the current epoll batch: later events in it may still point here */
+    s->next_free = c->free_list;
+    c->free_list = s;
+}
+
+static int addr_of(int fd, int peer, struct mw_ctl_addr *a)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = peer ? getpeername(fd, (struct sockaddr *)&ss, &len) : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r < 0)
+        return -errno;
+    return mw_ctl_addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+}
+
+static int is_blocked(struct ins_ctx *c, const struct mw_ctl_addr *a)
+{
+    uint8_t v4m[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    for (int i = 0; i < c->nblocked; i++) {
+        if (c->blocked[i].family == a->family &&
+            memcmp(c->blocked[i].addr, a->addr, a->family == AF_INET ? 4 : 16) == 0)
+            return 1;
+        /* an IPv4 block also covers the v4-mapped form seen on dual-stack listeners */
+        if (c->blocked[i].family == AF_INET && a->family == AF_INET6 &&
+            memcmp(a->addr, v4m, 12) == 0 && memcmp(a->addr + 12, c->blocked[i].addr, 4) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void tcp_defaults(struct ins_ctx *c, int fd)
+{
+    int one = 1;
+    /* The relay re-chunks the application's writes anyway; Nagle would only add latency. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (c->cc[0])
+        setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, c->cc, (socklen_t)strlen(c->cc));
+}
+
+/* ---- relay ---- */
+
+static void relay_interest(struct ins_ctx *c, struct ins_sock *s)
+{
+    uint32_t u = 0, t = 0;
+    if (s->kind != K_CONN)
+        return;
+    if (s->state == MW_SS_CONNECTING) {
+        set_interest(c, s->tcp, &s->ttag, &s->ev_tcp, EPOLLOUT);
+        set_interest(c, s->ufd, &s->utag, &s->ev_u, 0);
+        return;
+    }
+    if (s->state == MW_SS_FAILED) {
+        /* drain (and discard) whatever the app writes until it closes its end */
+        if (!s->app_gone)
+            set_interest(c, s->ufd, &s->utag, &s->ev_u, EPOLLIN | EPOLLRDHUP);
+        return;
+    }
+    if (!s->eof[0] && !s->pend[0].len)
+        u |= EPOLLIN | EPOLLRDHUP;
+    if (s->pend[1].len)
+        u |= EPOLLOUT;
+    if (!s->eof[1] && !s->pend[1].len)
+        t |= EPOLLIN | EPOLLRDHUP;
+    if (s->pend[0].len)
+        t |= EPOLLOUT;
+    /* A hung-up source is reported forever (level-triggered, HUP cannot be masked): stop
+     * watching it; what is left in it is pumped when the destination drains. */
+    if (s->t_hup && !s->pend[0].len)
+        unwatch(c, s->tcp, &s->ev_tcp);
+    else
+        set_interest(c, s->tcp, &s->ttag, &s->ev_tcp, s->t_hup ? EPOLLOUT : t);
+    if (s->u_hup && !s->pend[1].len)
+        unwatch(c, s->ufd, &s->ev_u);
+    else
+        set_interest(c, s->ufd, &s->utag, &s->ev_u, s->u_hup ? EPOLLOUT : u);
+}
+
+/* Write buf to the destination of direction d; keep the rest pending. 0 ok, -errno fatal. */
+static int relay_write(struct ins_sock *s, int d, const char *buf, size_t len)
+{
+    int dst = d == 0 ? s->tcp : s->ufd;
+    ssize_t w;
+    do {
+        w = send(dst, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        if (errno != EAGAIN)
+            return -errno;
+        w = 0;
+    }
+    if ((size_t)w < len) {
+        size_t rest = len - (size_t)w;
+        char *p = malloc(rest);
+        if (!p)
+            return -ENOMEM;
+        memcpy(p, buf + w, rest);
+        s->pend[d].buf = p;
+        s->pend[d].len = rest;
+        s->pend[d].off = 0;
+    }
+    return 0;
+}
+
+static int relay_flush(struct ins_sock *s, int d)
+{
+    struct ins_pend *p = &s->pend[d];
+    int dst = d == 0 ? s->tcp : s->ufd;
+    while (p->len) {
+        ssize_t w = send(dst, p->buf + p->off, p->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return 0;
+            return -errno;
+        }
+        p->off += (size_t)w;
+        p->len -= (size_t)w;
+    }
+    free(p->buf);
+    p->buf = NULL;
+    p->off = 0;
+    return 0;
+}
+
+/* After EOF on a source and an empty pending buffer, pass the EOF on. */
+static void relay_propagate(struct ins_ctx *c, struct ins_sock *s)
+{
+    if (s->eof[0] && !s->pend[0].len && !s->shut[0]) {
+        shutdown(s->tcp, SHUT_WR);
+        s->shut[0] = 1;
+    }
+    if (s->eof[1] && !s->pend[1].len && !s->shut[1]) {
+        if (!s->u_hup)
+            shutdown(s->ufd, SHUT_WR);
+        s->shut[1] = 1;
+    }
+}
+
+static int relay_done(const struct ins_sock *s)
+{
+    if (s->u_hup && s->eof[0] && !s->pend[0].len)
+        return 1;   /* the application closed it: close the TCP socket as its close() would */
+    return s->shut[0] && s->shut[1];
+}
+
+/* Move one chunk from the source of direction d. Returns 1 moved, 0 nothing to do / would block,
+ * -1 the socket was destroyed. */
+static int relay_pump(struct ins_ctx *c, struct ins_sock *s, int d)
+{
+    int src = d == 0 ? s->ufd : s->tcp;
+    ssize_t n;
+    int r;
+
+    if (s->pend[d].len || s->eof[d])
+        return 0;
+    n = recv(src, c->scratch, c->scratch_len, MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return 0;
+        if (d == 1) {
+            /* reset or error from the network: the app sees EOF (or ECONNRESET when it still had
+             * unread data queued towards us) */
+            mw_dbg("recv(tcp %llu): %m", (unsigned long long)s->sockid);
+            sock_destroy(c, s);
+            return -1;
+        }
+        s->u_hup = 1;
+        s->eof[0] = 1;
+        return 0;
+    }
+    if (n == 0) {
+        s->eof[d] = 1;
+        return 0;
+    }
+    if (d == 1 && s->u_hup)
+        return 1;   /* nobody left to read it; closing will reset the peer like the kernel would */
+    r = relay_write(s, d, c->scratch, (size_t)n);
+    if (d == 0)
+        s->bytes_out += (uint64_t)n;
+    else
+        s->bytes_in += (uint64_t)n;
+    emit_io(c, s, d == 0 ? 6 : 5);
+    if (r < 0) {
+        if (d == 1 && r == -EPIPE) {
+            /* the app shut its reading side: discard from now on */
+            s->u_hup = 1;
+            return 1;
+        }
+        mw_dbg("send(relay %llu dir %d): %s", (unsigned long long)s->sockid, d, strerror(-r));
+        sock_destroy(c, s);
+        return -1;
+    }
+    return 1;
+}
+
+/* Pump a source whose peer is gone (no more events will come for it): until EOF or pending. */
+static int relay_pump_all(struct ins_ctx *c, struct ins_sock *s, int d, int max)
+{
+    for (int i = 0; i < max; i++) {
+        int r = relay_pump(c, s, d);
+        if (r <= 0)
+            return r;
+    }
+    return 0;
+}
+
+static void drop_pend(struct ins_sock *s, int d)
+{
+    free(s->pend[d].buf);
+    s->pend[d].buf = NULL;
+    s->pend[d].len = 0;
+    s->pend[d].off = 0;
+}
+
+static void conn_event(struct ins_ctx *c, struct ins_sock *s, int which, uint32_t ev)
+{
+    int r;
+    if (s->state == MW_SS_FAILED) {
+        if (which == T_UFD) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = recv(s->ufd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+                ;
+            if (n == 0 || (ev & (EPOLLHUP | EPOLLERR)) || (n < 0 && errno != EAGAIN))
+                sock_destroy(c, s);
+        }
+        return;
+    }
+    if (which == T_UFD) {
+        if (ev & EPOLLOUT) {
+            r = relay_flush(s, 1);
+            if (r == -EPIPE) {
+                s->u_hup = 1;
+            } else if (r < 0) {
+                sock_destroy(c, s);
+                return;
+            }
+            if (!s->pend[1].len && s->t_hup && relay_pump_all(c, s, 1, 64) < 0)
+                return;
+        }
+        if (ev & (EPOLLHUP | EPOLLERR))
+            s->u_hup = 1;   /* every copy of the app end is closed (or it shut both ways) */
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            if (relay_pump_all(c, s, 0, s->u_hup ? 64 : 4) < 0)
+                return;
+    } else {
+        if (ev & EPOLLOUT) {
+            r = relay_flush(s, 0);
+            if (r < 0) {
+                sock_destroy(c, s);
+                return;
+            }
+            if (!s->pend[0].len && s->u_hup && relay_pump_all(c, s, 0, 64) < 0)
+                return;
+        }
+        if (ev & (EPOLLHUP | EPOLLERR))
+            s->t_hup = 1;
+        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            if (relay_pump_all(c, s, 1, s->t_hup ? 64 : 2) < 0)
+                return;
+        if ((ev & EPOLLERR) && !s->pend[1].len) {
+            sock_destroy(c, s);
+            return;
+        }
+    }
+    if (s->u_hup) {
+        drop_pend(s, 1);
+        if (s->eof[0])
+            s->app_gone = 1;
+    }
+    relay_propagate(c, s);
+    if (relay_done(s)) {
+        sock_destroy(c, s);
+        return;
+    }
+    relay_interest(c, s);
+}
+
+static void start_relay(struct ins_ctx *c, struct ins_sock *s)
+{
+    s->kind = K_CONN;
+    s->state = MW_SS_CONNECTED;
+    c->nconn++;
+    relay_interest(c, s);
+}
+
+/* ---- non-blocking connect ---- */
+
+/* Make the app's end unwritable until the TCP connect completes: smallest send buffer, filled. */
+static int filler_arm(struct ins_sock *s, int appfd)
+{
+    static const char zeros[FILLER_CHUNK];
+    socklen_t l = sizeof(s->saved_sndbuf);
+    int one = 1;
+    if (getsockopt(appfd, SOL_SOCKET, SO_SNDBUF, &s->saved_sndbuf, &l) < 0)
+        return -errno;
+    if (setsockopt(appfd, SOL_SOCKET, SO_SNDBUF, &one, sizeof(one)) < 0)
+        return -errno;
+    s->filler_bytes = 0;
+    for (int i = 0; i < 64; i++) {
+        ssize_t w = send(appfd, zeros, sizeof(zeros), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EAGAIN)
+                break;
+            return -errno;
+        }
+        s->filler_bytes += (size_t)w;
+    }
+    s->filler_fd = appfd;
+    return 0;
+}
+
+/* Wake the app: consume the filler, restore its send buffer, drop our copy of its end. */
+static void filler_release(struct ins_ctx *c, struct ins_sock *s)
+{
+    size_t left = s->filler_bytes;
+    while (left) {
+        ssize_t n = recv(s->ufd, c->scratch, left < c->scratch_len ? left : c->scratch_len, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        left -= (size_t)n;
+    }
+    s->filler_bytes = 0;
+    if (s->filler_fd >= 0) {
+        int v = s->saved_sndbuf / 2;   /* the kernel doubles what it is given */
+        if (v > 0)
+            setsockopt(s->filler_fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+        close_fd(&s->filler_fd);
+    }
+}
+
+static void connect_done(struct ins_ctx *c, struct ins_sock *s)
+{
+    int err = 0;
+    socklen_t l = sizeof(err);
+    if (getsockopt(s->tcp, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+        err = errno;
+    unwatch(c, s->tcp, &s->ev_tcp);
+    if (err == 0) {
+        addr_of(s->tcp, 0, &s->local);
+        addr_of(s->tcp, 1, &s->peer);
+        s->state = MW_SS_CONNECTED;
+        emit(c, s, 4, 0, 0, NULL);
+        filler_release(c, s);
+        start_relay(c, s);
+    } else {
+        s->state = MW_SS_FAILED;
+        s->so_error = err;
+        emit(c, s, 4, err, 0, NULL);
+        /* the answer (SO_ERROR) is set before the app can see POLLOUT */
+        filler_release(c, s);
+        close_fd(&s->tcp);
+        shutdown(s->ufd, SHUT_WR);
+        relay_interest(c, s);
+    }
+}
+
+/* ---- listeners ---- */
+
+static void listener_interest(struct ins_ctx *c, struct ins_sock *s)
+{
+    if (s->held_conn) {
+        set_interest(c, s->tcp, &s->ttag, &s->ev_tcp, 0);
+        set_interest(c, s->ufd, &s->utag, &s->ev_u, EPOLLOUT);
+    } else {
+        set_interest(c, s->tcp, &s->ttag, &s->ev_tcp, EPOLLIN);
+        set_interest(c, s->ufd, &s->utag, &s->ev_u, EPOLLIN);
+    }
+}
+
+/* Deliver the held connection to the application's listener. 1 delivered, 0 full, -1 gone. */
+static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
+{
+    int r = mw_ctl_send(l->ufd, &l->held_msg, l->held_msg.h.len, &l->held_app_fd, 1, MSG_DONTWAIT);
+    struct ins_sock *n = l->held_conn;
+    if (r == -EAGAIN || r == -ENOBUFS)
+        return 0;
+    close_fd(&l->held_app_fd);
+    l->held_conn = NULL;
+    if (r < 0) {
+        sock_destroy(c, n);
+        return -1;
+    }
+    emit(c, l, 3, 0, n->sockid, n);
+    start_relay(c, n);
+    return 1;
+}
+
+/* Accept a TCP connection (or take one handed over) and package it for the application. */
+static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const struct mw_ctl_addr *peer)
+{
+    int sp[2], fl;
+    struct sockaddr_storage nm;
+    struct stat st;
+    struct ins_sock *n;
+
+    if (is_blocked(c, peer)) {
+        close(tcpfd);
+        return 0;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        mw_log("socketpair(accepted): %m");
+        close(tcpfd);
+        return -1;
+    }
+    fl = fcntl(sp[1], F_GETFL);
+    fcntl(sp[1], F_SETFL, fl | O_NONBLOCK);
+    n = sock_new(c, new_sockid(c), K_CONN, l->domain);
+    if (!n) {
+        close(sp[0]);
+        close(sp[1]);
+        close(tcpfd);
+        return -1;
+    }
+    int nl = mw_ctl_name_fill((struct sockaddr *)&nm, c->nonce, n->sockid, 'S');
+    if (bind(sp[0], (struct sockaddr *)&nm, (socklen_t)nl) < 0)
+        mw_log("bind(name of %llx): %m", (unsigned long long)n->sockid);
+    if (fstat(sp[0], &st) == 0)
+        n->inode = st.st_ino;
+    n->tcp = tcpfd;
+    n->ufd = sp[1];
+    n->peer = *peer;
+    addr_of(tcpfd, 0, &n->local);
+    n->state = MW_SS_CONNECTED;
+    tcp_defaults(c, tcpfd);
+    mw_ctl_init(&l->held_msg, MW_OP_ACCEPTED, 0, n->sockid);
+    l->held_msg.u.accepted.domain = l->domain;
+    l->held_msg.u.accepted.local = n->local;
+    l->held_msg.u.accepted.peer = n->peer;
+    l->held_app_fd = sp[0];
+    l->held_conn = n;
+    return deliver_held(c, l);
+}
+
+static void listener_event(struct ins_ctx *c, struct ins_sock *s, int which, uint32_t ev)
+{
+    if (which == T_UFD) {
+        if (ev & (EPOLLHUP | EPOLLERR)) {
+            sock_destroy(c, s);     /* the application closed its listener */
+            return;
+        }
+        if (ev & EPOLLIN) {
+            /* nothing is expected from the app side; discard */
+            char buf[512];
+            while (recv(s->ufd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                ;
+        }
+        if ((ev & EPOLLOUT) && s->held_conn && deliver_held(c, s) < 0) {
+            sock_destroy(c, s);
+            return;
+        }
+    }
+    if (which == T_TCP || !s->held_conn) {
+        for (int i = 0; i < 64 && !s->held_conn && !s->dead; i++) {
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            struct mw_ctl_addr peer;
+            int fd = accept4(s->tcp, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                    mw_log("accept4(listener %llx): %m", (unsigned long long)s->sockid);
+                break;
+            }
+            mw_ctl_addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
+            if (conn_package(c, s, fd, &peer) < 0 && !s->held_conn)
+                continue;
+        }
+    }
+    if (!s->dead)
+        listener_interest(c, s);
+}
+
+/* ---- requests from mwcomms ---- */
+
+static int apply_opt_allowed(int level, int name)
+{
+    /* Options the application may not set on the INS's sockets: they need privileges the INS has
+     * and the application must not borrow. */
+    if (level == SOL_SOCKET && (name == SO_MARK || name == SO_BINDTODEVICE || name == SO_BINDTOIFINDEX ||
+                                name == SO_SNDBUFFORCE || name == SO_RCVBUFFORCE || name == SO_DEBUG))
+        return 0;
+    if (level == IPPROTO_IP && (name == IP_TRANSPARENT || name == IP_HDRINCL))
+        return 0;
+    if (level == IPPROTO_IPV6 && name == IPV6_TRANSPARENT)
+        return 0;
+    return level == SOL_SOCKET || level == IPPROTO_TCP || level == IPPROTO_IP || level == IPPROTO_IPV6;
+}
+
+static void op_socket(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
+{
+    struct ins_sock *s;
+    int fd, fl;
+    if (nfds != 1 || mw_u64map_get(&c->socks, m->h.sockid)) {
+        reply_info(c, m, -EINVAL, NULL);
+        return;
+    }
+    fd = socket(m->u.socket.domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+        reply_info(c, m, -errno, NULL);
+        return;
+    }
+    s = sock_new(c, m->h.sockid, K_PRE, m->u.socket.domain);
+    if (!s) {
+        close(fd);
+        reply_info(c, m, -ENOMEM, NULL);
+        return;
+    }
+    s->tcp = fd;
+    s->ufd = fds[0];
+    fds[0] = -1;
+    fl = fcntl(s->ufd, F_GETFL);
+    fcntl(s->ufd, F_SETFL, fl | O_NONBLOCK);
+    s->state = MW_SS_NEW;
+    tcp_defaults(c, fd);
+    /* watch only for the application closing it before use */
+    set_interest(c, s->ufd, &s->utag, &s->ev_u, EPOLLRDHUP);
+    emit(c, s, 1, 0, 0, NULL);
+    reply_info(c, m, 0, s);
+}
+
+static void op_bind(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock *s)
+{
+    struct sockaddr_storage ss;
+    int len;
+    if (s->kind != K_PRE || s->state != MW_SS_NEW) {
+        reply_info(c, m, -EINVAL, s);
+        return;
+    }
+    len = mw_ctl_addr_to_sockaddr(&m->u.addr.addr, &ss);
+    if (len < 0 || bind(s->tcp, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
+        reply_info(c, m, len < 0 ? -EINVAL : -errno, s);
+        return;
+    }
+    addr_of(s->tcp, 0, &s->local);
+    s->state = MW_SS_BOUND;
+    emit(c, s, 2, 0, 0, NULL);
+    reply_info(c, m, 0, s);
+}
+
+static int listener_make(struct ins_ctx *c, struct ins_sock *s, int seqfd)
+{
+    int fl = fcntl(seqfd, F_GETFL);
+    fcntl(seqfd, F_SETFL, fl | O_NONBLOCK);
+    unwatch(c, s->ufd, &s->ev_u);
+    close_fd(&s->ufd);
+    s->ufd = seqfd;
+    s->kind = K_LISTENER;
+    s->state = MW_SS_LISTENING;
+    addr_of(s->tcp, 0, &s->local);
+    c->nlisten++;
+    listener_interest(c, s);
+    return 0;
+}
+
+static void op_listen(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock *s, int *fds, int nfds)
+{
+    int backlog = m->u.listen.backlog;
+    if (nfds != 1 || s->kind != K_PRE || (s->state != MW_SS_NEW && s->state != MW_SS_BOUND)) {
+        reply_info(c, m, nfds != 1 ? -EBADF : -EINVAL, s);
+        return;
+    }
+    if (backlog < 0 || backlog > 65535)
+        backlog = 4096;
+    if (listen(s->tcp, backlog) < 0) {
+        reply_info(c, m, -errno, s);
+        return;
+    }
+    listener_make(c, s, fds[0]);
+    fds[0] = -1;
+    reply_info(c, m, 0, s);
+}
+
+static void op_connect(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock *s, int *fds, int nfds)
+{
+    struct sockaddr_storage ss;
+    int len, r;
+
+    if (nfds != 1) {
+        reply_info(c, m, -EBADF, s);
+        return;
+    }
+    if (s->kind == K_CONN) {
+        reply_info(c, m, s->state == MW_SS_CONNECTING ? -EALREADY :
+                         s->state == MW_SS_FAILED ? -s->so_error : -EISCONN, s);
+        return;
+    }
+    if (s->kind != K_PRE) {
+        reply_info(c, m, -EINVAL, s);
+        return;
+    }
+    if (is_blocked(c, &m->u.addr.addr)) {
+        reply_info(c, m, -ECONNREFUSED, s);
+        return;
+    }
+    len = mw_ctl_addr_to_sockaddr(&m->u.addr.addr, &ss);
+    if (len < 0) {
+        reply_info(c, m, -EINVAL, s);
+        return;
+    }
+    r = connect(s->tcp, (struct sockaddr *)&ss, (socklen_t)len);
+    if (r < 0 && errno != EINPROGRESS) {
+        reply_info(c, m, -errno, s);
+        return;
+    }
+    s->kind = K_CONN;
+    s->peer = m->u.addr.addr;
+    addr_of(s->tcp, 0, &s->local);
+    /* our end stops being a "closed before use" watch and becomes a relay end */
+    unwatch(c, s->ufd, &s->ev_u);
+    if (r == 0) {
+        addr_of(s->tcp, 1, &s->peer);
+        s->state = MW_SS_CONNECTED;
+        emit(c, s, 4, 0, 0, NULL);
+        c->nconn++;
+        s->state = MW_SS_CONNECTED;
+        relay_interest(c, s);
+        reply_info(c, m, 0, s);
+        return;
+    }
+    r = filler_arm(s, fds[0]);
+    if (r < 0) {
+        mw_log("filler for %llx: %s", (unsigned long long)s->sockid, strerror(-r));
+        close(fds[0]);
+    }
+    fds[0] = -1;
+    s->state = MW_SS_CONNECTING;
+    c->nconn++;
+    relay_interest(c, s);
+    reply_info(c, m, -EINPROGRESS, s);
+}
+
+static void op_sockopt(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock *s)
+{
+    struct mw_ctl_msg rep;
+    struct mw_ctl_sockopt *o = &m->u.sockopt;
+    memset(&rep, 0, sizeof(rep));
+    rep.u.sockopt.level = o->level;
+    rep.u.sockopt.optname = o->optname;
+    if (m->h.op == MW_OP_GETSOCKOPT) {
+        socklen_t len = o->optlen;
+        if (o->level == SOL_SOCKET && o->optname == SO_ERROR && (s->state == MW_SS_FAILED || s->tcp < 0)) {
+            int e = s->so_error;
+            s->so_error = 0;
+            len = len < sizeof(e) ? len : sizeof(e);
+            memcpy(rep.u.sockopt.val, &e, len);
+        } else if (s->tcp < 0) {
+            reply(c, m, -EBADF, &rep);
+            return;
+        } else if (getsockopt(s->tcp, o->level, o->optname, rep.u.sockopt.val, &len) < 0) {
+            reply(c, m, -errno, &rep);
+            return;
+        } else if (o->level == SOL_SOCKET && o->optname == SO_ERROR && s->state == MW_SS_CONNECTING) {
+            memset(rep.u.sockopt.val, 0, len);   /* still in progress: no error yet */
+        }
+        rep.u.sockopt.optlen = len;
+        reply(c, m, 0, &rep);
+        return;
+    }
+    if (!apply_opt_allowed(o->level, o->optname)) {
+        reply(c, m, -EPERM, &rep);
+        return;
+    }
+    if (s->tcp < 0) {
+        reply(c, m, -EINVAL, &rep);
+        return;
+    }
+    if (setsockopt(s->tcp, o->level, o->optname, o->val, o->optlen) < 0) {
+        reply(c, m, -errno, &rep);
+        return;
+    }
+    reply(c, m, 0, &rep);
+}
+
+static void op_restore(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
+{
+    struct mw_ctl_restore *rs = &m->u.restore;
+    struct sockaddr_storage ss;
+    struct ins_sock *s;
+    int fd, len, one = 1;
+
+    if (nfds != 1 || mw_u64map_get(&c->socks, m->h.sockid)) {
+        reply_info(c, m, -EINVAL, NULL);
+        return;
+    }
+    fd = socket(rs->domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+        reply_info(c, m, -errno, NULL);
+        return;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    for (uint32_t i = 0; i < rs->nopts; i++)
+        if (apply_opt_allowed(rs->opts[i].level, rs->opts[i].optname))
+            setsockopt(fd, rs->opts[i].level, rs->opts[i].optname, &rs->opts[i].val, sizeof(int));
+    len = mw_ctl_addr_to_sockaddr(&rs->local, &ss);
+    if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(fd, rs->backlog > 0 ? rs->backlog : 511) < 0) {
+        int e = errno;
+        mw_log("restore listener %llx: bind/listen: %s", (unsigned long long)m->h.sockid, strerror(e));
+        close(fd);
+        reply_info(c, m, -e, NULL);
+        return;
+    }
+    s = sock_new(c, m->h.sockid, K_PRE, rs->domain);
+    if (!s) {
+        close(fd);
+        reply_info(c, m, -ENOMEM, NULL);
+        return;
+    }
+    s->tcp = fd;
+    listener_make(c, s, fds[0]);
+    fds[0] = -1;
+    reply_info(c, m, 0, s);
+}
+
+/* A connection the front end accepted on the host side for one of our listeners. */
+static void op_handoff(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
+{
+    struct ins_sock *l = mw_u64map_get(&c->socks, m->h.sockid);
+    int fd;
+    if (nfds != 1 || !l || l->kind != K_LISTENER) {
+        reply(c, m, -EBADF, NULL);
+        return;
+    }
+    fd = fds[0];
+    fds[0] = -1;
+    if (l->held_conn) {
+        /* the app is not keeping up: refuse like a full backlog would */
+        close(fd);
+        reply(c, m, -EAGAIN, NULL);
+        return;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    conn_package(c, l, fd, &m->u.handoff.peer);
+    if (!l->dead)
+        listener_interest(c, l);
+    reply(c, m, 0, NULL);
+}
+
+static uint32_t val_u32(const uint8_t *v)
+{
+    uint32_t x;
+    memcpy(&x, v, 4);
+    return x;
+}
+
+static void op_feature(struct ins_ctx *c, struct mw_ctl_msg *m)
+{
+    struct mw_ctl_msg rep;
+    struct mw_ctl_feature *f = &m->u.feature;
+    struct ins_sock *s = NULL;
+    int wr = f->flags & 1, lvl = SOL_SOCKET, opt = -1, st = 0;
+    uint32_t v = val_u32(f->val);
+
+    memset(&rep, 0, sizeof(rep));
+    rep.u.feature = *f;
+    memset(rep.u.feature.val, 0, sizeof(rep.u.feature.val));
+    if (f->flags & 2) {
+        s = mw_u64map_get(&c->socks, m->h.sockid);
+        if (!s) {
+            reply(c, m, -EBADF, &rep);
+            return;
+        }
+    }
+    switch (f->name) {
+    case 0x0101:   /* is-open; write 0 closes */
+        if (!s) { st = -EINVAL; break; }
+        if (wr) {
+            if (v == 0)
+                sock_destroy(c, s);
+        } else {
+            uint32_t one = 1;
+            memcpy(rep.u.feature.val, &one, 4);
+        }
+        break;
+    case 0x0004: opt = SO_REUSEADDR; break;
+    case 0x0005: opt = SO_REUSEPORT; break;
+    case 0x0006: opt = SO_KEEPALIVE; break;
+    case 0x0007: lvl = IPPROTO_TCP; opt = TCP_DEFER_ACCEPT; break;
+    case 0x0008: lvl = IPPROTO_TCP; opt = TCP_NODELAY; break;
+    case 0x0109: opt = SO_SNDBUF; break;
+    case 0x010a: opt = SO_RCVBUF; break;
+    case 0x010d: opt = SO_SNDLOWAT; break;
+    case 0x010e: opt = SO_RCVLOWAT; break;
+    case 0x010f: opt = SO_ERROR; if (wr) st = -EPERM; break;
+    case 0x0003: /* nonblock is the app's own fd flag; the INS side is always non-blocking */
+        if (wr) st = -EPERM;
+        else memcpy(rep.u.feature.val, &(uint32_t){1}, 4);
+        break;
+    case 0x1101: {  /* congestion control for new sockets (and existing ones) */
+        const char *name = v == 0x90 || v == 0x91 ? "reno" : v == 0x92 ? "cubic" : NULL;
+        if (!wr) {
+            uint32_t cur = strcmp(c->cc, "reno") == 0 ? 0x90 : 0x92;
+            memcpy(rep.u.feature.val, &cur, 4);
+            break;
+        }
+        if (!name) { st = -EINVAL; break; }
+        snprintf(c->cc, sizeof(c->cc), "%s", name);
+        for (size_t i = 0; i < c->socks.cap; i++)
+            if (c->socks.keys[i]) {
+                struct ins_sock *x = c->socks.vals[i];
+                if (x->tcp >= 0)
+                    setsockopt(x->tcp, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name));
+            }
+        break;
+    }
+    case 0x1102: {  /* delayed ACK: 0 = quick ACK on every socket */
+        if (!wr) { st = -ENOTSUP; break; }
+        int q = v ? 0 : 1;
+        for (size_t i = 0; i < c->socks.cap; i++)
+            if (c->socks.keys[i]) {
+                struct ins_sock *x = c->socks.vals[i];
+                if (x->tcp >= 0 && x->kind == K_CONN)
+                    setsockopt(x->tcp, IPPROTO_TCP, TCP_QUICKACK, &q, sizeof(q));
+            }
+        break;
+    }
+    case 0x1103: {  /* address block; ident = {af u32, addr[16]} (host order here) */
+        uint32_t af;
+        struct mw_ctl_addr a;
+        memcpy(&af, f->ident, 4);
+        memset(&a, 0, sizeof(a));
+        a.family = af == 4 || af == AF_INET ? AF_INET : af == 6 || af == AF_INET6 ? AF_INET6 : 0;
+        memcpy(a.addr, f->ident + 4, a.family == AF_INET ? 4 : 16);
+        if (!a.family) { st = -EINVAL; break; }
+        int idx = -1;
+        for (int i = 0; i < c->nblocked; i++)
+            if (c->blocked[i].family == a.family && memcmp(c->blocked[i].addr, a.addr, 16) == 0)
+                idx = i;
+        if (!wr) {
+            uint32_t b = idx >= 0;
+            memcpy(rep.u.feature.val, &b, 4);
+            break;
+        }
+        if (v && idx < 0) {
+            if (c->nblocked >= 64) { st = -ENOSPC; break; }
+            c->blocked[c->nblocked].family = a.family;
+            memcpy(c->blocked[c->nblocked].addr, a.addr, 16);
+            c->nblocked++;
+        } else if (!v && idx >= 0) {
+            c->blocked[idx] = c->blocked[--c->nblocked];
+        }
+        if (v == 2) {   /* also close existing connections from it */
+            struct ins_sock **v2 = calloc(c->socks.count + 1, sizeof(*v2));
+            size_t k = 0;
+            for (size_t i = 0; v2 && i < c->socks.cap; i++)
+                if (c->socks.keys[i]) {
+                    struct ins_sock *x = c->socks.vals[i];
+                    if (x->kind == K_CONN && is_blocked(c, &x->peer))
+                        v2[k++] = x;
+                }
+            for (size_t i = 0; i < k; i++)
+                sock_destroy(c, v2[i]);
+            free(v2);
+        }
+        break;
+    }
+    default:
+        st = -ENOTSUP;
+    }
+    if (opt >= 0 && st == 0) {
+        if (!s || s->tcp < 0) {
+            st = -EBADF;
+        } else if (wr) {
+            int iv = (int)v;
+            if (setsockopt(s->tcp, lvl, opt, &iv, sizeof(iv)) < 0)
+                st = -errno;
+        } else {
+            int iv = 0;
+            socklen_t l = sizeof(iv);
+            if (getsockopt(s->tcp, lvl, opt, &iv, &l) < 0)
+                st = -errno;
+            memcpy(rep.u.feature.val, &iv, 4);
+        }
+    }
+    reply(c, m, st, &rep);
+}
+
+void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
+{
+    struct ins_sock *s = NULL;
+    unsigned op = m->h.op;
+
+    if (m->h.flags & MW_CTL_F_REPLY)
+        return;   /* mwcomms sends no replies to us */
+    switch (op) {
+    case MW_OP_INS_HELLO:
+        c->gen = m->u.ins_hello.gen;
+        c->nonce = m->u.ins_hello.nonce;
+        c->obs_interval_ms = m->u.ins_hello.obs_interval_ms;
+        c->id = m->u.ins_hello.ins_id;
+        return;
+    case MW_OP_SOCKET:
+        op_socket(c, m, fds, nfds);
+        return;
+    case MW_OP_INS_RESTORE:
+        op_restore(c, m, fds, nfds);
+        return;
+    case MW_OP_INS_HANDOFF:
+        op_handoff(c, m, fds, nfds);
+        return;
+    case MW_OP_INS_FEATURE:
+        op_feature(c, m);
+        return;
+    default:
+        break;
+    }
+    s = mw_u64map_get(&c->socks, m->h.sockid);
+    if (!s) {
+        reply_info(c, m, -EBADF, NULL);
+        return;
+    }
+    switch (op) {
+    case MW_OP_BIND: op_bind(c, m, s); break;
+    case MW_OP_LISTEN: op_listen(c, m, s, fds, nfds); break;
+    case MW_OP_CONNECT: op_connect(c, m, s, fds, nfds); break;
+    case MW_OP_GETSOCKOPT: case MW_OP_SETSOCKOPT: op_sockopt(c, m, s); break;
+    case MW_OP_INFO: reply_info(c, m, 0, s); break;
+    case MW_OP_INS_CLOSE: sock_destroy(c, s); reply(c, m, 0, NULL); break;
+    default: reply_info(c, m, -EPROTO, NULL); break;
+    }
+}
+
+static void ctl_readable(struct ins_ctx *c)
+{
+    struct mw_ctl_msg m;
+    int fds[MW_CTL_MAX_FDS], nfds;
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = mw_ctl_recv(c->ctl, &m, sizeof(m), fds, &nfds, MSG_DONTWAIT);
+        if (n == -EAGAIN)
+            return;
+        if (n <= 0) {
+            if (n < 0)
+                mw_log("recvmsg(ctl): %s", strerror((int)-n));
+            c->quit = 1;
+            return;
+        }
+        int r = mw_ctl_check(&m, (size_t)n, nfds, MW_FROM_HUB);
+        if (r < 0) {
+            mw_log("malformed message from mwcomms (%s): %s", mw_ctl_op_name(m.h.op), strerror(-r));
+            if ((size_t)n >= sizeof(struct mw_ctl_hdr) && !(m.h.flags & MW_CTL_F_REPLY) &&
+                m.h.op < MW_OP__MAX) {
+                struct mw_ctl_msg rep;
+                memset(&rep, 0, sizeof(rep));
+                if (mw_ctl_payload_len(m.h.op, 1) >= 0)
+                    reply(c, &m, r, &rep);
+            }
+        } else {
+            ins_handle(c, &m, fds, nfds);
+        }
+        mw_ctl_close_fds(fds, nfds);
+    }
+}
+
+int ins_init(struct ins_ctx *c, int ctl_fd, uint32_t id)
+{
+    struct epoll_event ev;
+    memset(c, 0, sizeof(*c));
+    c->ctl = ctl_fd;
+    c->id = id;
+    c->gen = 1;
+    c->ep = epoll_create1(EPOLL_CLOEXEC);
+    if (c->ep < 0)
+        return -errno;
+    c->scratch_len = SCRATCH;
+    c->scratch = malloc(SCRATCH);
+    if (!c->scratch || mw_u64map_init(&c->socks, 1024) < 0)
+        return -ENOMEM;
+    fcntl(ctl_fd, F_SETFL, fcntl(ctl_fd, F_GETFL) | O_NONBLOCK);
+    c->ctltag.type = T_CTL;
+    c->ctl_ev = EPOLLIN;
+    ev.events = EPOLLIN;
+    ev.data.ptr = &c->ctltag;
+    if (epoll_ctl(c->ep, EPOLL_CTL_ADD, ctl_fd, &ev) < 0)
+        return -errno;
+    return 0;
+}
+
+static void reap(struct ins_ctx *c)
+{
+    while (c->free_list) {
+        struct ins_sock *s = c->free_list;
+        c->free_list = s->next_free;
+        free(s);
+    }
+}
+
+int ins_run(struct ins_ctx *c)
+{
+    struct epoll_event evs[256];
+    while (!c->quit) {
+        int n = epoll_wait(c->ep, evs, 256, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            mw_log("epoll_wait: %m");
+            return -errno;
+        }
+        for (int i = 0; i < n; i++) {
+            struct ins_tag *t = evs[i].data.ptr;
+            uint32_t ev = evs[i].events;
+            if (t->type == T_CTL) {
+                if (ev & EPOLLOUT)
+                    flush_q(c);
+                if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    ctl_readable(c);
+                continue;
+            }
+            struct ins_sock *s = t->s;
+            if (s->dead)
+                continue;
+            switch (s->kind) {
+            case K_PRE:
+                if (ev & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+                    sock_destroy(c, s);   /* closed by the application before use */
+                break;
+            case K_LISTENER:
+                listener_event(c, s, t->type, ev);
+                break;
+            case K_CONN:
+                if (s->state == MW_SS_CONNECTING) {
+                    if (t->type == T_TCP)
+                        connect_done(c, s);
+                    break;
+                }
+                conn_event(c, s, t->type, ev);
+                break;
+            }
+        }
+        reap(c);
+    }
+    return 0;
+}
+
+void ins_fini(struct ins_ctx *c)
+{
+    /* sock_destroy deletes from the map (backward shift): re-check the slot after each one */
+    for (size_t i = 0; i < c->socks.cap;) {
+        if (c->socks.keys[i])
+            sock_destroy(c, c->socks.vals[i]);
+        else
+            i++;
+    }
+    reap(c);
+    while (c->q_head) {
+        struct ins_outq *q = c->q_head;
+        c->q_head = q->next;
+        free(q);
+    }
+    mw_u64map_free(&c->socks);
+    free(c->scratch);
+    if (c->ep >= 0)
+        close(c->ep);
+}
