@@ -112,6 +112,10 @@ static char listen_tag, event_tag;
 static void nf_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void nf_log(const char *fmt, ...)
 {
+#ifdef MW_NF_QUIET /* the fuzzer includes this file and would drown in expected complaints */
+    if (fmt)
+        return;
+#endif
     char line[512];
     va_list ap;
     va_start(ap, fmt);
@@ -667,6 +671,61 @@ static void client_read(struct mw_nf_server *srv, struct nf_client *c)
     }
 }
 
+/* Takes over a connected non-blocking socket as a new client; NULL (socket closed) on failure. */
+static struct nf_client *client_add(struct mw_nf_server *srv, int fd, const char *peer)
+{
+    struct nf_client *c = calloc(1, sizeof(*c));
+    uint8_t *ring = malloc(srv->qcap * MW_NF_INFO_LEN);
+    if (!c || !ring) {
+        nf_log("out of memory for a client queue of %zu records; refused a client", srv->qcap);
+        free(c);
+        free(ring);
+        close(fd);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    c->fd = fd;
+    c->ring = ring;
+    c->monitor = 1;
+    c->subscribed = srv->token_len == 0;
+    c->armed = 1;
+    c->id = ++srv->next_client_id;
+    mw_nf_reader_init(&c->rd);
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    if (!c->subscribed)
+        c->deadline_ms = now_ms() + NF_AUTH_TIMEOUT_MS;
+
+    pthread_rwlock_wrlock(&srv->clients_lock);
+    if (srv->nclients == srv->clients_cap) {
+        size_t ncap = srv->clients_cap ? srv->clients_cap * 2 : 16;
+        struct nf_client **n = realloc(srv->clients, ncap * sizeof(*n));
+        if (!n) {
+            pthread_rwlock_unlock(&srv->clients_lock);
+            nf_log("out of memory for the client list; refused a client");
+            close(fd);
+            client_free(c);
+            return NULL;
+        }
+        srv->clients = n;
+        srv->clients_cap = ncap;
+    }
+    srv->clients[srv->nclients++] = c;
+    pthread_rwlock_unlock(&srv->clients_lock);
+    STAT_ADD(srv, clients, 1);
+    STAT_ADD(srv, clients_total, 1);
+
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+    if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        nf_log("epoll_ctl(ADD) for client %s failed: %s", c->peer, strerror(errno));
+        client_close(srv, c, "epoll_ctl failed");
+        return NULL;
+    }
+    c->ev_mask = EPOLLIN;
+    nf_log("client %llu connected from %s%s", (unsigned long long)c->id, c->peer,
+           c->subscribed ? "" : " (waiting for the token)");
+    return c;
+}
+
 static void accept_clients(struct mw_nf_server *srv)
 {
     for (;;) {
@@ -690,58 +749,11 @@ static void accept_clients(struct mw_nf_server *srv)
                 nf_log("accept4() failed: %s", strerror(errno));
             return;
         }
-        struct nf_client *c = calloc(1, sizeof(*c));
-        uint8_t *ring = malloc(srv->qcap * MW_NF_INFO_LEN);
-        if (!c || !ring) {
-            nf_log("out of memory for a client queue of %zu records; refused a client", srv->qcap);
-            free(c);
-            free(ring);
-            close(fd);
-            continue;
-        }
-        pthread_mutex_init(&c->lock, NULL);
-        c->fd = fd;
-        c->ring = ring;
-        c->monitor = 1;
-        c->subscribed = srv->token_len == 0;
-        c->armed = 1;
-        c->id = ++srv->next_client_id;
-        mw_nf_reader_init(&c->rd);
-        char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+        char host[INET6_ADDRSTRLEN] = "?", port[8] = "?", peer[64];
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
-        snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
-        if (!c->subscribed)
-            c->deadline_ms = now_ms() + NF_AUTH_TIMEOUT_MS;
-
-        pthread_rwlock_wrlock(&srv->clients_lock);
-        if (srv->nclients == srv->clients_cap) {
-            size_t ncap = srv->clients_cap ? srv->clients_cap * 2 : 16;
-            struct nf_client **n = realloc(srv->clients, ncap * sizeof(*n));
-            if (!n) {
-                pthread_rwlock_unlock(&srv->clients_lock);
-                nf_log("out of memory for the client list; refused a client");
-                close(fd);
-                client_free(c);
-                continue;
-            }
-            srv->clients = n;
-            srv->clients_cap = ncap;
-        }
-        srv->clients[srv->nclients++] = c;
-        pthread_rwlock_unlock(&srv->clients_lock);
-
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-        if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-            nf_log("epoll_ctl(ADD) for client %s failed: %s", c->peer, strerror(errno));
-            client_close(srv, c, "epoll_ctl failed");
-            continue;
-        }
-        c->ev_mask = EPOLLIN;
-        STAT_ADD(srv, clients, 1);
-        STAT_ADD(srv, clients_total, 1);
-        nf_log("client %llu connected from %s%s", (unsigned long long)c->id, c->peer,
-               c->subscribed ? "" : " (waiting for the token)");
+        snprintf(peer, sizeof(peer), "%s:%s", host, port);
+        client_add(srv, fd, peer);
     }
 }
 
