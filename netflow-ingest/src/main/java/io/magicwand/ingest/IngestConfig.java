@@ -14,8 +14,9 @@ import java.util.Set;
  */
 public final class IngestConfig {
 
-    public static final String BOOTSTRAP = "bootstrap.servers";
-    public static final String REGISTRY = "schema.registry.url";
+    /** Set by {@code --bootstrap-servers} (CliConfig's key; a Kafka client property like any {@code kafka.*}). */
+    public static final String BOOTSTRAP = io.magicwand.config.CliConfig.BOOTSTRAP_SERVERS;
+    public static final String REGISTRY = io.magicwand.config.CliConfig.REGISTRY_URL;
     public static final String SOURCES = "netflow.sources";
     public static final String TOPIC = "topic";
     public static final String PARTITIONS = "topic.partitions";
@@ -29,9 +30,9 @@ public final class IngestConfig {
     public static final String CAPTURE_DIR = "capture.dir";
     public static final String CAPTURE_ROTATE_BYTES = "capture.rotate.bytes";
     public static final String CAPTURE_ROTATE_SECONDS = "capture.rotate.seconds";
-    public static final String KAFKA_PREFIX = "kafka.";
+    public static final String KAFKA_PREFIX = io.magicwand.config.CliConfig.KAFKA_PREFIX;
 
-    public static final Set<String> KNOWN = Set.of(BOOTSTRAP, REGISTRY, SOURCES, TOPIC, PARTITIONS, REPLICATION,
+    public static final Set<String> KNOWN = Set.of(REGISTRY, SOURCES, TOPIC, PARTITIONS, REPLICATION,
             COMPRESSION, MAX_IN_FLIGHT, RECONNECT_INITIAL, RECONNECT_MAX, OPS_HOST, OPS_PORT, CAPTURE_DIR,
             CAPTURE_ROTATE_BYTES, CAPTURE_ROTATE_SECONDS);
 
@@ -56,18 +57,24 @@ public final class IngestConfig {
     /** Kafka client properties passed through (the {@code kafka.} prefix removed). */
     public Map<String, String> kafka = new LinkedHashMap<>();
 
-    /** Builds the config from flat properties; unknown keys (other than {@code kafka.*}) are an error. */
+    /**
+     * Builds the config from flat properties (e.g. {@link io.magicwand.config.CliConfig#asMap()});
+     * unknown keys (other than {@code kafka.*}) are an error.
+     */
     public static IngestConfig fromProperties(Map<String, String> props) {
         IngestConfig c = new IngestConfig();
         for (Map.Entry<String, String> e : props.entrySet()) {
             String k = e.getKey();
             String v = e.getValue() == null ? "" : e.getValue().trim();
+            if (k.equals(BOOTSTRAP)) {
+                c.bootstrapServers = nonEmpty(k, v);
+                continue;
+            }
             if (k.startsWith(KAFKA_PREFIX)) {
                 c.kafka.put(k.substring(KAFKA_PREFIX.length()), v);
                 continue;
             }
             switch (k) {
-                case BOOTSTRAP -> c.bootstrapServers = nonEmpty(k, v);
                 case REGISTRY -> c.registryUrl = nonEmpty(k, v);
                 case SOURCES -> c.sources = parseSources(v);
                 case TOPIC -> c.topic = nonEmpty(k, v);

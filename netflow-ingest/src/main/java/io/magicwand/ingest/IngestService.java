@@ -7,7 +7,11 @@ import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.magicwand.ops.Health;
+import io.magicwand.ops.Metrics;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.List;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -26,6 +30,7 @@ public final class IngestService implements AutoCloseable {
     private final IngestConfig config;
     private final Map<String, SourceStats> stats;
     private final Vertx vertx;
+    private final Metrics metrics = new Metrics();
     private IngestVerticle verticle;
     private String deploymentId;
 
@@ -36,6 +41,7 @@ public final class IngestService implements AutoCloseable {
             m.put(s.host(), new SourceStats(s.host()));
         }
         this.stats = Collections.unmodifiableMap(m);
+        registerMetrics();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(2)
                 .setBlockedThreadCheckInterval(5).setBlockedThreadCheckIntervalUnit(TimeUnit.SECONDS));
     }
@@ -78,98 +84,84 @@ public final class IngestService implements AutoCloseable {
         return true;
     }
 
-    /** The JSON body of /health. */
-    public String healthJson() {
+    /** The /health view: UP when {@link #healthy()}, with per-source details either way. */
+    public Health health() {
         EventSink s = verticle == null ? null : verticle.sink();
-        StringBuilder sb = new StringBuilder();
-        sb.append("{\"status\":\"").append(healthy() ? "UP" : "DOWN").append("\",\"producer\":{\"healthy\":")
-                .append(s != null && s.healthy());
+        Map<String, Object> details = new LinkedHashMap<>();
+        Map<String, Object> producer = new LinkedHashMap<>();
+        producer.put("healthy", s != null && s.healthy());
         if (s != null) {
-            sb.append(",\"inFlight\":").append(s.inFlight()).append(",\"maxInFlight\":").append(s.maxInFlight());
-            if (s.lastError() != null && !s.healthy()) {
-                sb.append(",\"lastError\":\"").append(jsonEscape(s.lastError().toString())).append('"');
+            producer.put("inFlight", s.inFlight());
+            producer.put("maxInFlight", s.maxInFlight());
+            if (!s.healthy() && s.lastError() != null) {
+                producer.put("lastError", s.lastError().toString());
             }
         }
-        sb.append("},\"sources\":[");
-        boolean first = true;
+        details.put("producer", producer);
+        List<Object> sources = new ArrayList<>();
+        List<String> down = new ArrayList<>();
         for (SourceSpec spec : config.sources) {
             SourceStats st = stats.get(spec.host());
-            if (!first) {
-                sb.append(',');
-            }
-            first = false;
-            sb.append("{\"host\":\"").append(jsonEscape(spec.host())).append("\",\"address\":\"")
-                    .append(jsonEscape(spec.address() + ":" + spec.port())).append("\",\"connected\":")
-                    .append(st.connected).append(",\"events\":").append(st.eventsIn.sum()).append('}');
-        }
-        return sb.append("]}").toString();
-    }
-
-    /** Prometheus text exposition of the ingest counters, per host. */
-    public String metricsText() {
-        long now = System.currentTimeMillis();
-        StringBuilder sb = new StringBuilder(2048);
-        counter(sb, "mw_ingest_events_in_total", "NetFlow info records received and decoded", s -> s.eventsIn.sum());
-        counter(sb, "mw_ingest_events_produced_total", "SocketEvents acknowledged by Kafka", s -> s.eventsProduced.sum());
-        counter(sb, "mw_ingest_produce_errors_total", "SocketEvents Kafka failed to take", s -> s.produceErrors.sum());
-        counter(sb, "mw_ingest_reconnects_total", "reconnect attempts after a failure or disconnect", s -> s.reconnects.sum());
-        counter(sb, "mw_ingest_sequence_gaps_total", "gaps in the NetFlow sequence numbers", s -> s.gaps.sum());
-        counter(sb, "mw_ingest_records_lost_in_gaps_total", "records missing in sequence gaps", s -> s.lostInGaps.sum());
-        counter(sb, "mw_ingest_sequence_resets_total", "times a source's sequence went backwards", s -> s.sequenceResets.sum());
-        counter(sb, "mw_ingest_format_errors_total", "connections dropped for garbage in the stream", s -> s.formatErrors.sum());
-        counter(sb, "mw_ingest_partial_messages_dropped_total", "disconnects in the middle of a message", s -> s.partialDropped.sum());
-        counter(sb, "mw_ingest_other_messages_total", "non-info NetFlow messages received (ignored)", s -> s.otherMessages.sum());
-        counter(sb, "mw_ingest_bytes_in_total", "NetFlow bytes received", s -> s.bytesIn.sum());
-        counter(sb, "mw_ingest_backpressure_pauses_total", "times reading paused because Kafka lagged", s -> s.pauses.sum());
-        gauge(sb, "mw_ingest_source_connected", "1 when connected to the NetFlow source", s -> s.connected ? 1 : 0);
-        gauge(sb, "mw_ingest_lag_seconds", "now minus the observation time of the last record", s -> s.lagSeconds(now));
-        EventSink sk = verticle == null ? null : verticle.sink();
-        sb.append("# HELP mw_ingest_in_flight_records records sent to Kafka and not yet acknowledged\n")
-                .append("# TYPE mw_ingest_in_flight_records gauge\nmw_ingest_in_flight_records ")
-                .append(sk == null ? 0 : sk.inFlight()).append('\n');
-        sb.append("# HELP mw_ingest_up 1 when every source is connected and the producer is healthy\n")
-                .append("# TYPE mw_ingest_up gauge\nmw_ingest_up ").append(healthy() ? 1 : 0).append('\n');
-        return sb.toString();
-    }
-
-    private void counter(StringBuilder sb, String name, String help, java.util.function.ToLongFunction<SourceStats> f) {
-        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        sb.append("# TYPE ").append(name).append(" counter\n");
-        for (SourceStats s : stats.values()) {
-            sb.append(name).append("{host=\"").append(labelEscape(s.host)).append("\"} ").append(f.applyAsLong(s))
-                    .append('\n');
-        }
-    }
-
-    private void gauge(StringBuilder sb, String name, String help, java.util.function.ToDoubleFunction<SourceStats> f) {
-        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
-        sb.append("# TYPE ").append(name).append(" gauge\n");
-        for (SourceStats s : stats.values()) {
-            sb.append(name).append("{host=\"").append(labelEscape(s.host)).append("\"} ").append(f.applyAsDouble(s))
-                    .append('\n');
-        }
-    }
-
-    static String labelEscape(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n");
-    }
-
-    static String jsonEscape(String s) {
-        StringBuilder sb = new StringBuilder(s.length());
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                default -> {
-                    if (ch < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) ch));
-                    } else {
-                        sb.append(ch);
-                    }
-                }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("host", spec.host());
+            m.put("address", spec.address() + ":" + spec.port());
+            m.put("connected", st.connected);
+            m.put("events", st.eventsIn.sum());
+            sources.add(m);
+            if (!st.connected) {
+                down.add(spec.host());
             }
         }
-        return sb.toString();
+        details.put("sources", sources);
+        if (s == null) {
+            return Health.down("ingest not started", details);
+        }
+        if (!s.healthy()) {
+            return Health.down("Kafka producer failing: " + s.lastError(), details);
+        }
+        if (!down.isEmpty()) {
+            return Health.down("NetFlow source(s) not connected: " + String.join(", ", down), details);
+        }
+        return Health.up(details);
+    }
+
+    /** The metrics registry (per-host series are read from {@link SourceStats} at scrape time). */
+    public Metrics metrics() {
+        return metrics;
+    }
+
+    private void registerMetrics() {
+        for (SourceStats s : stats.values()) {
+            Map<String, String> l = Map.of("host", s.host);
+            counter(l, "mw_ingest_events_in_total", "NetFlow info records received and decoded", s.eventsIn);
+            counter(l, "mw_ingest_events_produced_total", "SocketEvents acknowledged by Kafka", s.eventsProduced);
+            counter(l, "mw_ingest_produce_errors_total", "SocketEvents Kafka failed to take", s.produceErrors);
+            counter(l, "mw_ingest_reconnects_total", "reconnect attempts after a failure or disconnect", s.reconnects);
+            counter(l, "mw_ingest_sequence_gaps_total", "gaps in the NetFlow sequence numbers", s.gaps);
+            counter(l, "mw_ingest_records_lost_in_gaps_total", "records missing in sequence gaps", s.lostInGaps);
+            counter(l, "mw_ingest_sequence_resets_total", "times a source's sequence went backwards", s.sequenceResets);
+            counter(l, "mw_ingest_format_errors_total", "connections dropped for garbage in the stream", s.formatErrors);
+            counter(l, "mw_ingest_partial_messages_dropped_total", "disconnects in the middle of a message",
+                    s.partialDropped);
+            counter(l, "mw_ingest_other_messages_total", "non-info NetFlow messages received (ignored)", s.otherMessages);
+            counter(l, "mw_ingest_bytes_in_total", "NetFlow bytes received", s.bytesIn);
+            counter(l, "mw_ingest_backpressure_pauses_total", "times reading paused because Kafka lagged", s.pauses);
+            metrics.gauge("mw_ingest_source_connected", "1 when connected to the NetFlow source", l,
+                    () -> s.connected ? 1 : 0);
+            metrics.gauge("mw_ingest_lag_seconds", "now minus the observation time of the last record", l,
+                    () -> s.lagSeconds(System.currentTimeMillis()));
+        }
+        metrics.gauge("mw_ingest_in_flight_records", "records sent to Kafka and not yet acknowledged", () -> {
+            EventSink sk = verticle == null ? null : verticle.sink();
+            return sk == null ? 0 : sk.inFlight();
+        });
+        metrics.gauge("mw_ingest_up", "1 when every source is connected and the producer is healthy",
+                () -> healthy() ? 1 : 0);
+        metrics.registerJvmMetrics();
+    }
+
+    private void counter(Map<String, String> labels, String name, String help, java.util.concurrent.atomic.LongAdder a) {
+        metrics.counterFunction(name, help, labels, a::sum);
     }
 
     public Vertx vertx() {

@@ -129,15 +129,20 @@ public final class SourceClient {
         } catch (NetflowFormatException e) {
             throw new NetflowFormatException("undecodable message: " + e.getMessage(), offset);
         }
-        long nowMs = System.currentTimeMillis();
+        long nowMs;
         if (capture != null) {
+            // One clock reading for both, so a replayed record carries the same ingest_ts_ms.
+            java.time.Instant now = java.time.Instant.now();
+            long nowNs = now.getEpochSecond() * 1_000_000_000L + now.getNano();
+            nowMs = nowNs / 1_000_000L;
             try {
-                java.time.Instant now = java.time.Instant.now();
-                capture.write(now.getEpochSecond() * 1_000_000_000L + now.getNano(), spec.host(), raw);
+                capture.write(nowNs, spec.host(), raw);
             } catch (IOException e) {
                 log.error("NetFlow source {}: writing the capture file {} failed: {} (ingest continues)",
                         spec.host(), capture.currentFile(), e.toString());
             }
+        } else {
+            nowMs = System.currentTimeMillis();
         }
         if (!(msg instanceof NetflowInfo info)) {
             stats.otherMessages.increment(); // responses to someone else's request: not telemetry
