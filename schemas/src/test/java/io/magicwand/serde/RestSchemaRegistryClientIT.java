@@ -12,6 +12,9 @@ import java.util.Map;
 import java.util.UUID;
 import org.apache.avro.Schema;
 import org.apache.kafka.common.errors.SerializationException;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -23,11 +26,24 @@ class RestSchemaRegistryClientIT {
 
     private String url;
     private String subject;
+    private final List<String> created = new ArrayList<>();
 
     @BeforeEach
     void setUp() {
         url = TestRegistry.url();
         subject = "mw-it-" + UUID.randomUUID() + "-value";
+        created.add(subject);
+    }
+
+    @AfterEach
+    void deleteSubjects() {
+        created.forEach(s -> RegistryCleanup.deleteSubject(url, s));
+    }
+
+    private String newTopic() {
+        String topic = "mw-it-" + UUID.randomUUID();
+        created.add(topic + "-value");
+        return topic;
     }
 
     @Test
@@ -87,7 +103,7 @@ class RestSchemaRegistryClientIT {
 
     @Test
     void serdeRoundTripAgainstTheRegistry() {
-        String topic = "mw-it-" + UUID.randomUUID();
+        String topic = newTopic();
         Map<String, Object> config = Map.of(SerdeConfig.SCHEMA_REGISTRY_URL, url);
         byte[] bytes;
         try (AvroSerde<SocketEvent> serde = AvroSerdes.specific(SocketEvent.class, config, false)) {
@@ -114,7 +130,7 @@ class RestSchemaRegistryClientIT {
 
     @Test
     void autoRegisterOffFailsForAnUnregisteredSubject() {
-        String topic = "mw-it-" + UUID.randomUUID();
+        String topic = newTopic();
         Map<String, Object> config = Map.of(SerdeConfig.SCHEMA_REGISTRY_URL, url, SerdeConfig.AUTO_REGISTER_SCHEMAS, false);
         try (AvroSerde<SocketEvent> serde = AvroSerdes.specific(SocketEvent.class, config, false)) {
             SerializationException e = assertThrows(SerializationException.class,

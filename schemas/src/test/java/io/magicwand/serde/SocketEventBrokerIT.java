@@ -79,6 +79,14 @@ class SocketEventBrokerIT {
     void socketEventsThroughBrokerWithFramingAndPoisonPills() throws Exception {
         String topic = "mw.socket-events.it-" + UUID.randomUUID();
         broker.createTopic(topic, 1);
+        try {
+            produceAndConsume(topic);
+        } finally {
+            RegistryCleanup.deleteSubject(registryUrl, topic + "-value");
+        }
+    }
+
+    private void produceAndConsume(String topic) throws Exception {
         Map<String, Object> serdeConfig = Map.of(SerdeConfig.SCHEMA_REGISTRY_URL, registryUrl);
 
         List<SocketEvent> sent = new ArrayList<>();
