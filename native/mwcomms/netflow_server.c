@@ -70,6 +70,7 @@ struct nf_client {
     int want_out;           /* waiting for EPOLLOUT */
     int eof;                /* peer shut down its write side: no more requests */
     int closing;            /* flush what is queued, then close */
+    const char *close_why;  /* for the log line when it closes */
     int dead;
     uint64_t deadline_ms;   /* auth or close deadline, 0 = none */
     struct nf_client *next_dead; /* closed, freed at the end of the loop turn */
@@ -278,7 +279,7 @@ void mw_nf_server_emit(struct mw_nf_server *srv, const struct mw_nf_obs *o)
             c->queued++;
             STAT_ADD(srv, records_queued, 1);
             if (c->armed) {
-                c->armed = 0;
+                __atomic_store_n(&c->armed, 0, __ATOMIC_RELAXED);
                 need_wake = 1;
             }
         }
@@ -325,7 +326,7 @@ static int queue_response_locked(struct mw_nf_server *srv, struct nf_client *c, 
         STAT_ADD(srv, responses, 1);
     /* the server thread must look at this client again; a caller off that thread wakes it */
     int was_armed = c->armed;
-    c->armed = 0;
+    __atomic_store_n(&c->armed, 0, __ATOMIC_RELAXED);
     return rc < 0 ? rc : was_armed;
 }
 
@@ -447,12 +448,13 @@ static int client_flush(struct mw_nf_server *srv, struct nf_client *c)
                 c->out_len = n * MW_NF_INFO_LEN;
                 c->out_records = n;
             } else {
-                c->armed = 1; /* nothing left: the next emit/respond wakes us */
+                /* nothing left: the next emit/respond wakes us */
+                __atomic_store_n(&c->armed, 1, __ATOMIC_RELAXED);
             }
             pthread_mutex_unlock(&c->lock);
             if (!c->out_len) {
                 if (c->closing)
-                    client_close(srv, c, c->eof ? "closed after error" : "protocol error");
+                    client_close(srv, c, c->close_why ? c->close_why : "closed after an error");
                 else
                     client_set_events(srv, c);
                 return 0;
@@ -487,11 +489,14 @@ static void queue_response(struct mw_nf_server *srv, struct nf_client *c, uint32
     pthread_mutex_unlock(&c->lock);
 }
 
-static void fail_client(struct mw_nf_server *srv, struct nf_client *c, uint32_t id, uint32_t status)
+static void fail_client(struct mw_nf_server *srv, struct nf_client *c, uint32_t id, uint32_t status,
+                        const char *why)
 {
-    STAT_ADD(srv, protocol_errors, 1);
+    if (status != EACCES)
+        STAT_ADD(srv, protocol_errors, 1);
     queue_response(srv, c, id, status, NULL);
     c->closing = 1;
+    c->close_why = why;
     c->deadline_ms = now_ms() + NF_CLOSE_LINGER_MS;
 }
 
@@ -589,7 +594,7 @@ static void handle_message(struct mw_nf_server *srv, struct nf_client *c, const 
         if (!token_equal(srv, &m->u.auth)) {
             STAT_ADD(srv, auth_failures, 1);
             nf_log("client %llu (%s): wrong token, disconnecting", (unsigned long long)c->id, c->peer);
-            fail_client(srv, c, id, EACCES);
+            fail_client(srv, c, id, EACCES, "wrong token");
             return;
         }
         pthread_mutex_lock(&c->lock);
@@ -603,7 +608,7 @@ static void handle_message(struct mw_nf_server *srv, struct nf_client *c, const 
         STAT_ADD(srv, auth_failures, 1);
         nf_log("client %llu (%s): request before the token handshake, disconnecting",
                (unsigned long long)c->id, c->peer);
-        fail_client(srv, c, id, EACCES);
+        fail_client(srv, c, id, EACCES, "request before the token handshake");
         return;
     }
     if (m->sig != MW_NF_SIG_REQUEST) {
@@ -649,7 +654,7 @@ static void client_read(struct mw_nf_server *srv, struct nf_client *c)
                 nf_log("client %llu (%s): unknown signature 0x%02x%02x at stream offset %llu, "
                        "disconnecting", (unsigned long long)c->id, c->peer, c->rd.buf[0],
                        c->rd.buf[1], (unsigned long long)c->rd.offset);
-                fail_client(srv, c, 0, EPROTO);
+                fail_client(srv, c, 0, EPROTO, "unknown signature (protocol error)");
                 return;
             }
             off += (size_t)used;
@@ -658,7 +663,7 @@ static void client_read(struct mw_nf_server *srv, struct nf_client *c)
                 uint32_t id = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5];
                 if (!c->subscribed) {
                     STAT_ADD(srv, auth_failures, 1);
-                    fail_client(srv, c, id, EACCES);
+                    fail_client(srv, c, id, EACCES, "malformed token handshake");
                     return;
                 }
                 STAT_ADD(srv, protocol_errors, 1);
@@ -669,6 +674,8 @@ static void client_read(struct mw_nf_server *srv, struct nf_client *c)
                 handle_message(srv, c, &m);
         }
     }
+    /* pause reading while too many requests are unanswered (the flush may not run: idle client) */
+    client_set_events(srv, c);
 }
 
 /* Takes over a connected non-blocking socket as a new client; NULL (socket closed) on failure. */
@@ -777,7 +784,9 @@ static void *server_main(void *arg)
                 uint64_t v;
                 if (read(srv->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                     nf_log("read(eventfd) failed: %s", strerror(errno));
-                __atomic_store_n(&srv->wake_pending, 0, __ATOMIC_RELEASE);
+                /* an RMW, so that the armed flags read below are at least as new as the emit
+                 * that found wake_pending already set and therefore did not write the eventfd */
+                __atomic_exchange_n(&srv->wake_pending, 0, __ATOMIC_ACQ_REL);
                 continue;
             }
             if (p == &listen_tag) {

@@ -66,6 +66,7 @@ int  mw_nf_server_respond(struct mw_nf_server *srv, uint64_t client_id, uint32_t
                           uint32_t status, const uint8_t val[16]);
 uint16_t mw_nf_server_port(const struct mw_nf_server *srv);
 void mw_nf_server_stats(const struct mw_nf_server *srv, struct mw_nf_server_stats *out);
+/* Joins the thread and frees everything: no emit/respond may run during or after it. */
 void mw_nf_server_stop(struct mw_nf_server *srv);
 
 /* Not in the data-plane contract; used by tools and tests. */
