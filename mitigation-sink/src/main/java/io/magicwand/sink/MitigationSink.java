@@ -71,6 +71,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     private volatile boolean running = true;
     private volatile long lastPollMs;
     private volatile String lastError = "";
+    private volatile boolean failed;
 
     public MitigationSink(SinkConfig cfg, Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer,
                           Deserializer<MitigationDecision> decisions, Serializer<MitigationResult> results,
@@ -106,6 +107,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             lastError = e.toString();
+            failed = true;
             log.error("mitigation sink loop failed: {}", e.toString(), e);
             throw e;
         } finally {
@@ -311,6 +313,11 @@ public final class MitigationSink implements Runnable, AutoCloseable {
                 backoff = Math.min(10_000, backoff * 2);
             }
         }
+    }
+
+    /** True when the loop ended on an error (not on {@link #stop()}). */
+    public boolean failed() {
+        return failed;
     }
 
     public boolean isRunning() {

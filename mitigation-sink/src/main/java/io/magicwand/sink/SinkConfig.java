@@ -14,12 +14,16 @@ import java.util.TreeMap;
  */
 public final class SinkConfig {
 
+    /** Kafka bootstrap servers key (a pass-through Kafka client property, as io.magicwand.config.CliConfig names it). */
+    public static final String BOOTSTRAP = "kafka.bootstrap.servers";
+    public static final String REGISTRY = "schema.registry.url";
+
     /** Every key with its default value and meaning, in the order `--help` prints them. */
     public static final Map<String, String[]> KEYS = new LinkedHashMap<>();
 
     static {
-        key("bootstrap.servers", "127.0.0.1:19092", "Kafka bootstrap servers");
-        key("schema.registry.url", "http://127.0.0.1:18081/apis/ccompat/v7", "Confluent-compatible schema registry");
+        key(BOOTSTRAP, "127.0.0.1:19092", "Kafka bootstrap servers (--bootstrap-servers)");
+        key(REGISTRY, "http://127.0.0.1:18081/apis/ccompat/v7", "Confluent-compatible schema registry (--registry)");
         key("group.id", "mw-mitigation-sink", "consumer group of the sink");
         key("topic.decisions", "mw.mitigation-decisions", "decisions topic (input)");
         key("topic.results", "mw.mitigation-results", "results topic (output; also read back at start-up for idempotency)");
@@ -122,8 +126,8 @@ public final class SinkConfig {
         throw new IllegalArgumentException(key + " must be true or false, got '" + v + "'");
     }
 
-    public String bootstrapServers() { return get("bootstrap.servers"); }
-    public String registryUrl() { return get("schema.registry.url"); }
+    public String bootstrapServers() { return get(BOOTSTRAP); }
+    public String registryUrl() { return get(REGISTRY); }
     public String groupId() { return get("group.id"); }
     public String decisionsTopic() { return get("topic.decisions"); }
     public String resultsTopic() { return get("topic.results"); }
@@ -159,8 +163,8 @@ public final class SinkConfig {
         return defaultTarget;
     }
 
-    /** Extra Kafka client properties: every {@code kafka.X=Y} as {@code X=Y}. */
-    public Properties kafkaOverrides() {
+    /** Kafka client properties: every {@code kafka.X=Y} as {@code X=Y} (bootstrap.servers included). */
+    public Properties kafkaProperties() {
         Properties p = new Properties();
         values.forEach((k, v) -> {
             if (k.startsWith("kafka.")) {

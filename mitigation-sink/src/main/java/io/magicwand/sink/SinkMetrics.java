@@ -1,53 +1,69 @@
 package io.magicwand.sink;
 
 import io.magicwand.avro.ResultStatus;
+import io.magicwand.ops.Metrics;
 import java.util.EnumMap;
+import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * The sink's counters and the decision latency histogram (created_at_ms to result known), kept
- * lock-free here and exposed on /metrics by {@link Main} through io.magicwand.ops.
+ * The sink's metrics on an io.magicwand.ops {@link Metrics} registry (served on /metrics):
+ * <pre>
+ *   mw_sink_decisions_received_total            decision records read (including undecodable ones)
+ *   mw_sink_results_total{status=...}           results published: applied, failed, timed_out,
+ *                                               skipped_expired, skipped_duplicate
+ *   mw_sink_dlq_total                           records sent to the dead-letter topic
+ *   mw_sink_netflow_requests_total              feature requests put on the wire (retries included)
+ *   mw_sink_netflow_retries_total               re-sends after a timeout or a lost connection
+ *   mw_sink_unblocks_total                      unblocks sent by the sink when a ban ended
+ *   mw_sink_decision_latency_seconds            histogram: decision created_at_ms to APPLIED
+ * </pre>
  */
 public final class SinkMetrics {
-    /** Upper bounds (ms) of the latency histogram buckets; +Inf is implicit. */
-    public static final long[] LATENCY_BUCKETS_MS = {5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000};
+    /** Bucket bounds of the latency histogram, seconds. */
+    static final double[] LATENCY_BUCKETS_S = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60};
 
-    private final AtomicLong received = new AtomicLong();
-    private final AtomicLong dlq = new AtomicLong();
-    private final AtomicLong requests = new AtomicLong();
-    private final AtomicLong retries = new AtomicLong();
-    private final AtomicLong unblocksSent = new AtomicLong();
-    private final Map<ResultStatus, AtomicLong> results = new EnumMap<>(ResultStatus.class);
-    private final AtomicLongArray latencyBuckets = new AtomicLongArray(LATENCY_BUCKETS_MS.length + 1);
-    private final AtomicLong latencyCount = new AtomicLong();
-    private final AtomicLong latencySumMs = new AtomicLong();
+    private final Metrics registry;
+    private final Metrics.Counter received;
+    private final Metrics.Counter dlq;
+    private final Metrics.Counter requests;
+    private final Metrics.Counter retries;
+    private final Metrics.Counter unblocks;
+    private final Map<ResultStatus, Metrics.Counter> results = new EnumMap<>(ResultStatus.class);
+    private final Metrics.Histogram latency;
 
     public SinkMetrics() {
-        for (ResultStatus s : ResultStatus.values()) {
-            results.put(s, new AtomicLong());
-        }
+        this(new Metrics());
     }
 
-    public void received() { received.incrementAndGet(); }
-    public void dlq() { dlq.incrementAndGet(); }
-    public void requestSent() { requests.incrementAndGet(); }
-    public void retry() { retries.incrementAndGet(); }
-    public void unblockSent() { unblocksSent.incrementAndGet(); }
+    public SinkMetrics(Metrics registry) {
+        this.registry = registry;
+        received = registry.counter("mw_sink_decisions_received_total", "Decision records read, including undecodable ones");
+        dlq = registry.counter("mw_sink_dlq_total", "Decision records sent to the dead-letter topic");
+        requests = registry.counter("mw_sink_netflow_requests_total", "NetFlow feature requests sent, retries included");
+        retries = registry.counter("mw_sink_netflow_retries_total", "Re-sends after a timeout or a lost NetFlow connection");
+        unblocks = registry.counter("mw_sink_unblocks_total", "Unblocks sent by the sink when a ban ended");
+        for (ResultStatus s : ResultStatus.values()) {
+            results.put(s, registry.counter("mw_sink_results_total", "Results published, by status",
+                    Map.of("status", s.name().toLowerCase(Locale.ROOT))));
+        }
+        latency = registry.histogram("mw_sink_decision_latency_seconds",
+                "Time from a decision's created_at_ms to its APPLIED result", LATENCY_BUCKETS_S);
+    }
+
+    public Metrics registry() { return registry; }
+
+    public void received() { received.inc(); }
+    public void dlq() { dlq.inc(); }
+    public void requestSent() { requests.inc(); }
+    public void retry() { retries.inc(); }
+    public void unblockSent() { unblocks.inc(); }
 
     /** Counts a published result; APPLIED results also feed the latency histogram. */
     public void result(ResultStatus s, long latencyMs) {
-        results.get(s).incrementAndGet();
+        results.get(s).inc();
         if (s == ResultStatus.APPLIED) {
-            long l = Math.max(0, latencyMs);
-            int i = 0;
-            while (i < LATENCY_BUCKETS_MS.length && l > LATENCY_BUCKETS_MS[i]) {
-                i++;
-            }
-            latencyBuckets.incrementAndGet(i);
-            latencyCount.incrementAndGet();
-            latencySumMs.addAndGet(l);
+            latency.observe(Math.max(0, latencyMs) / 1000.0);
         }
     }
 
@@ -55,17 +71,7 @@ public final class SinkMetrics {
     public long dlqCount() { return dlq.get(); }
     public long requestCount() { return requests.get(); }
     public long retryCount() { return retries.get(); }
-    public long unblocksSentCount() { return unblocksSent.get(); }
+    public long unblocksSentCount() { return unblocks.get(); }
     public long resultCount(ResultStatus s) { return results.get(s).get(); }
-    public long latencyCount() { return latencyCount.get(); }
-    public long latencySumMs() { return latencySumMs.get(); }
-
-    /** Cumulative count of APPLIED latencies <= bucket bound i ({@code i == LATENCY_BUCKETS_MS.length}: +Inf). */
-    public long latencyCumulative(int i) {
-        long c = 0;
-        for (int j = 0; j <= i; j++) {
-            c += latencyBuckets.get(j);
-        }
-        return c;
-    }
+    public long latencyCount() { return latency.count(); }
 }

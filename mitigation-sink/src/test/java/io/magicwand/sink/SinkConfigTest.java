@@ -30,7 +30,7 @@ class SinkConfigTest {
         assertEquals(2055, c.targets().get("host1").getPort());
         assertEquals(2056, c.targets().get("host2").getPort());
         assertEquals(2057, c.defaultTarget().getPort());
-        assertEquals("5", c.kafkaOverrides().getProperty("linger.ms"));
+        assertEquals("5", c.kafkaProperties().getProperty("linger.ms"));
     }
 
     @Test
