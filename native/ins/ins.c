@@ -400,7 +400,9 @@ static int relay_flush(struct ins_sock *s, int d)
 /* After EOF on a source and an empty pending buffer, pass the EOF on. */
 static void relay_propagate(struct ins_ctx *c, struct ins_sock *s)
 {
-    if (s->eof[0] && !s->pend[0].len && !s->shut[0]) {
+    if (s->eof[0] && !s->pend[0].len && !s->shut[0] && !s->u_hup) {
+        /* the app shut down writing (it still holds the socket); when it closed it instead,
+         * close() below does what its close() would have done (FIN, or RST with SO_LINGER 0) */
         shutdown(s->tcp, SHUT_WR);
         s->shut[0] = 1;
     }
@@ -656,7 +658,6 @@ static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
         sock_destroy(c, n);
         return -1;
     }
-    emit(c, l, 3, 0, n->sockid, n);
     start_relay(c, n);
     return 1;
 }
@@ -704,6 +705,9 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     l->held_msg.u.accepted.peer = n->peer;
     l->held_app_fd = sp[0];
     l->held_conn = n;
+    /* announce it to mwcomms before the application can hold it: its first request about the
+     * new socket must find it in the table */
+    emit(c, l, 3, 0, n->sockid, n);
     return deliver_held(c, l);
 }
 

@@ -44,6 +44,7 @@ struct hub_nfreq {
 };
 
 static void ins_died(struct hub *h, struct hub_ins *in);
+static void ins_readable(struct hub *h, struct hub_ins *in);
 static int ins_spawn(struct hub *h, struct hub_ins *in);
 
 /* ---- small helpers ---- */
@@ -514,8 +515,10 @@ void hub_client_message(struct hub *h, struct hub_client *cl, void *buf, ssize_t
 
     if (r < 0) {
         h->malformed++;
-        mw_log("malformed control message from pid %d (%zd bytes, op %u): %s", (int)cl->pid, n,
-               n >= (ssize_t)sizeof(struct mw_ctl_hdr) ? m->h.op : 0, strerror(-r));
+        if (++cl->malformed <= 5)   /* a hostile client must not flood the log */
+            mw_log("malformed control message from pid %d (%zd bytes, op %u): %s%s", (int)cl->pid, n,
+                   n >= (ssize_t)sizeof(struct mw_ctl_hdr) ? m->h.op : 0, strerror(-r),
+                   cl->malformed == 5 ? " (not logging more from this client)" : "");
         /* an error reply when the header is usable, so a confused shim does not hang */
         if (n >= (ssize_t)sizeof(struct mw_ctl_hdr) && m->h.magic == MW_CTL_MAGIC &&
             mw_ctl_payload_len(m->h.op, 1) >= 0 && !(m->h.flags & MW_CTL_F_REPLY))
@@ -572,6 +575,16 @@ void hub_client_message(struct hub *h, struct hub_client *cl, void *buf, ssize_t
     if (!s) {
         /* listeners are SOCK_SEQPACKET ends */
         s = mw_u64map_get(&h->by_inode, fd_inode(fds[0], SOCK_SEQPACKET));
+    }
+    if (!s) {
+        /* A connection accepted a moment ago: the INS announced it before handing it to the
+         * application, but we may not have read that yet. Read the INS channels, then retry. */
+        uint64_t ino = fd_inode(fds[0], SOCK_STREAM);
+        for (int i = 0; ino && i < h->nins_want; i++)
+            if (h->ins[i].alive)
+                ins_readable(h, &h->ins[i]);
+        if (ino)
+            s = mw_u64map_get(&h->by_inode, ino);
     }
     if (!s) {
         reply_client(h, cl->id, &m->h, -EBADF, NULL, t0);

@@ -21,6 +21,7 @@ struct hub_client {
     int fd;
     pid_t pid;
     uid_t uid;
+    uint64_t malformed;
     struct hub_tag tag;
 };
 

@@ -648,24 +648,31 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
 }
 
 /* recvfrom/recvmsg: data comes from the kernel; only a requested source address is filled in. */
-static void fill_peer(int fd, struct sockaddr *addr, socklen_t *len)
+static int fill_peer(int fd, struct sockaddr *addr, socklen_t *len)
 {
     struct ours o;
     struct shim_ent e;
     if (!addr || !len || !is_ours(fd, &o))
-        return;
-    if (sock_entry(fd, &o, &e, 1) == 0 && e.peer.family)
+        return 0;
+    if (sock_entry(fd, &o, &e, 1) == 0 && e.peer.family) {
         addr_out(&e.peer, e.domain, addr, len);
+        return 1;
+    }
+    return 0;
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *len)
 {
     ssize_t r;
+    socklen_t cap = len ? *len : 0;
     RESOLVE();
     r = real_recvfrom(fd, buf, n, flags, addr, len);
     if (r >= 0 && addr && len && (*len == 0 || addr->sa_family == AF_UNIX)) {
         int e = errno;
-        fill_peer(fd, addr, len);
+        socklen_t kl = *len;
+        *len = cap;
+        if (!fill_peer(fd, addr, len))
+            *len = kl;   /* a real AF_UNIX socket: keep the kernel's answer */
         errno = e;
     }
     return r;
@@ -683,17 +690,15 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, i
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     ssize_t r;
+    socklen_t cap = msg ? msg->msg_namelen : 0;
     RESOLVE();
     r = real_recvmsg(fd, msg, flags);
     if (r >= 0 && msg && msg->msg_name &&
         (msg->msg_namelen == 0 || ((struct sockaddr *)msg->msg_name)->sa_family == AF_UNIX)) {
         int e = errno;
-        socklen_t l = msg->msg_namelen ? msg->msg_namelen : sizeof(struct sockaddr_in6);
-        struct ours o;
-        if (is_ours(fd, &o)) {
-            fill_peer(fd, msg->msg_name, &l);
+        socklen_t l = cap;
+        if (fill_peer(fd, msg->msg_name, &l))
             msg->msg_namelen = l;
-        }
         errno = e;
     }
     return r;
