@@ -163,6 +163,13 @@ mw_state_procs() {
 mw_services() {
   ls "$MW_ROOT"/launcher/services/[0-9][0-9]-*.sh 2>/dev/null | sort
 }
+# mw_service_enabled NAME: true unless mw.conf's `services` (set by up --only) leaves NAME out.
+mw_service_enabled() {
+  local list
+  list=$(mw_conf_get services)
+  [ -z "$list" ] && return 0
+  case ",$list," in *",$1,"*) return 0 ;; *) return 1 ;; esac
+}
 # mw_service_name FILE: 10-kafka.sh -> kafka (function prefix: '-' becomes '_').
 mw_service_name() {
   local n

@@ -18,6 +18,10 @@ mw_status_json() {
       # shellcheck disable=SC1090
       . "$f"
       n=$(mw_service_name "$f")
+      if ! mw_service_enabled "$n"; then
+        jq -cn --arg n "$n" '{name:$n, enabled:false, healthy:false, running:false, detail:"not started (up --only)"}'
+        continue
+      fi
       out=$( ( "${n}_status" ) 2>/dev/null | tail -n1 )
       if ! jq -e 'type == "object" and has("name") and has("healthy")' >/dev/null 2>&1 <<<"$out"; then
         out=$(jq -cn --arg n "$n" '{name:$n, healthy:false, error:"status check failed"}')
@@ -25,7 +29,7 @@ mw_status_json() {
       echo "$out"
     done
   } | jq -s --arg dir "$MW_STATE" \
-      '{healthy: (length > 0 and all(.healthy == true)), state_dir: $dir,
+      '{healthy: (length > 0 and all(.enabled == false or .healthy == true)), state_dir: $dir,
         services: (map({key: .name, value: .}) | from_entries)}'
 }
 
@@ -38,10 +42,10 @@ mw_status_print() {
   else
     printf '%-10s %-10s %-45s %s\n' SERVICE STATE ENDPOINT DETAIL
     jq -r '.services[] | [ .name,
-        (if .healthy then "healthy" elif (.running // false) then "unhealthy" else "stopped" end),
+        (if .enabled == false then "disabled" elif .healthy then "healthy" elif (.running // false) then "unhealthy" else "stopped" end),
         (.endpoint // "-"),
-        ((if .pid then "pid \(.pid)" else "" end) + (if .mode == "external" then "external" else "" end)
-          + (if .detail then " \(.detail)" else "" end)) ] | @tsv' <<<"$js" |
+        ([ (if .pid then "pid \(.pid)" else empty end), (if .mode == "external" then "external" else empty end),
+           (.detail // empty | tostring) ] | join(" ")) ] | @tsv' <<<"$js" |
       while IFS=$'\t' read -r name state ep detail; do
         printf '%-10s %-10s %-45s %s\n' "$name" "$state" "$ep" "$detail"
       done

@@ -21,6 +21,8 @@ Options:
                             in it selects an external cluster
   --netflow HOST:PORT       NetFlow interface address (default 127.0.0.1:2055)
   --set KEY=VALUE           record any setting in \$MW_STATE/mw.conf for the services
+  --only NAME[,NAME...]     start only these services (e.g. kafka,registry);
+                            status then judges health on these alone
 $(mw_up_service_flag_help)
 The resulting settings are written to \$MW_STATE/mw.conf; ./mw status shows health.
 H
@@ -87,6 +89,13 @@ cmd_main() {
         [[ "$val" =~ ^[^[:space:]]+:[0-9]+$ ]] || mw_die "up: --netflow must be HOST:PORT, not '$val'"
         mw_valid_port "${val##*:}" "up: --netflow"
         put netflow.address "$val" ;;
+      --only)
+        local svc names=""
+        for f in $(mw_services); do names+="$(mw_service_name "$f") "; done
+        for svc in ${val//,/ }; do
+          case " $names" in *" $svc "*) ;; *) mw_die "up: --only: no service '$svc' (services: ${names% })" ;; esac
+        done
+        put services "$val" ;;
       --set)
         [[ "$val" =~ ^[A-Za-z0-9_.-]+=.*$ ]] || mw_die "up: --set needs KEY=VALUE, not '$val'"
         put "${val%%=*}" "${val#*=}" ;;
@@ -139,6 +148,7 @@ cmd_main() {
   local -a started=()
   for f in $(mw_services); do
     n=$(mw_service_name "$f")
+    mw_service_enabled "$n" || continue
     local was_running=""; [ -n "$(mw_pid "$n")" ] && was_running=1
     if ! ( "${n}_start" ); then
       local i
@@ -174,6 +184,7 @@ mw_up_write_conf() {
     [registry.host]=127.0.0.1
     [registry.port]=18081
     [registry.management_port]=18082
+    [services]=""
     [netflow.address]=127.0.0.1:2055
     [mwcomms.socket]=$MW_STATE/run/mwcomms.sock
     [ingest.ops_port]=18091

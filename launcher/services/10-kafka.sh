@@ -19,10 +19,12 @@ kafka_java() {
 
 # kafka_dist: print the libs directory, resolving it with Maven when missing.
 kafka_dist() {
-  local dir libs tmp
+  local dir libs tmp sum
   dir="$(mw_dist_dir)/kafka-$KAFKA_VERSION"
   libs="$dir/libs"
-  if [ ! -f "$dir/.complete" ]; then
+  # .complete holds the checksum of the pom it was resolved from: a changed pom re-resolves.
+  sum=$(sha256sum "$MW_ROOT/launcher/dist/kafka/pom.xml" | cut -c1-64)
+  if [ "$(cat "$dir/.complete" 2>/dev/null)" != "$sum" ]; then
     mw_log "kafka: fetching Apache Kafka $KAFKA_VERSION and its dependencies with Maven (once, into $dir)"
     rm -rf "$dir"; tmp="$dir.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
     if ! mvn -B -q -f "$MW_ROOT/launcher/dist/kafka/pom.xml" dependency:copy-dependencies \
@@ -32,7 +34,7 @@ kafka_dist() {
       mw_die "kafka: could not fetch Kafka $KAFKA_VERSION with Maven; see $MW_STATE/log/kafka-fetch.log"
     fi
     [ -f "$tmp/libs/kafka_2.13-$KAFKA_VERSION.jar" ] || { rm -rf "$tmp"; mw_die "kafka: Maven did not deliver kafka_2.13-$KAFKA_VERSION.jar"; }
-    touch "$tmp/.complete"
+    echo "$sum" > "$tmp/.complete"
     mv "$tmp" "$dir"
   fi
   echo "$libs"
@@ -81,6 +83,11 @@ logger.apache.level = INFO
 logger.state.name = state.change.logger
 logger.state.level = WARN
 PROPS
+  # Kafka's command-line tools (storage format, readiness check): warnings only.
+  printf '%s\n' 'status = warn' 'appender.console.type = Console' 'appender.console.name = STDERR' \
+    'appender.console.target = SYSTEM_ERR' 'appender.console.layout.type = PatternLayout' \
+    'appender.console.layout.pattern = [%d] %p %m (%c)%n' 'rootLogger.level = WARN' \
+    'rootLogger.appenderRef.stderr.ref = STDERR' > "$conf/tools-log4j2.properties"
 }
 
 # kafka_api_versions HOST PORT: true when a Kafka broker answers an ApiVersions
@@ -143,14 +150,15 @@ kafka_start() {
   libs=$(kafka_dist)
   kafka_write_config "$host" "$port" "$cport"
   data=$(kafka_data_dir)
+  local topts=(-Xmx256m "-Dlog4j2.configurationFile=$(kafka_conf_dir)/tools-log4j2.properties" -cp "$libs/*")
   local jopts=(-Xms128m "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true
                "-Dlog4j2.configurationFile=$(kafka_conf_dir)/log4j2.properties"
                "-Dkafka.logs.dir=$MW_STATE/log" -cp "$libs/*")
   if [ ! -f "$data/meta.properties" ]; then
-    cid=$("$java" "${jopts[@]}" kafka.tools.StorageTool random-uuid 2>>"$log" | tail -n1)
+    cid=$("$java" "${topts[@]}" kafka.tools.StorageTool random-uuid 2>>"$log" | tail -n1)
     [ -n "$cid" ] || mw_die "kafka: could not generate a cluster id; see $log"
     mw_log "kafka: formatting storage in $data (cluster id $cid)"
-    "$java" "${jopts[@]}" kafka.tools.StorageTool format -t "$cid" \
+    "$java" "${topts[@]}" kafka.tools.StorageTool format -t "$cid" \
         -c "$(kafka_conf_dir)/server.properties" >>"$log" 2>&1 ||
       mw_die "kafka: formatting $data failed: $(mw_tail_log "$log"); see $log"
   fi
@@ -173,8 +181,8 @@ kafka_start() {
   fi
   # A metadata round trip with Kafka's own admin tool: the broker has joined its
   # quorum and serves clients, not just accepted a connection.
-  if ! timeout 60 "$java" -Xmx128m "-Dlog4j2.configurationFile=$(kafka_conf_dir)/log4j2.properties" \
-        -Dlog4j2.level=WARN -cp "$libs/*" org.apache.kafka.tools.ClusterTool cluster-id \
+  if ! timeout 60 "$java" -Xmx128m "-Dlog4j2.configurationFile=$(kafka_conf_dir)/tools-log4j2.properties" \
+        -cp "$libs/*" org.apache.kafka.tools.ClusterTool cluster-id \
         --bootstrap-server "$host:$port" >>"$log" 2>&1; then
     mw_stop kafka 20
     mw_die "kafka: broker does not answer metadata requests; see $log"

@@ -3,7 +3,8 @@
 # ./mw status --json reports both healthy with their addresses, a second up is
 # a no-op, a taken port gives a one-line error, and ./mw down leaves no process
 # of the state directory behind. Runs on free ports and its own state dir, so it
-# never touches a stack that is already running.
+# never touches a stack that is already running (--only kafka,registry: the
+# later services have their own system tests).
 set -euo pipefail
 MW_ROOT=${MW_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 MW_DIST=${MW_DIST:-$MW_ROOT/var/dist}   # share the downloaded distributions
@@ -33,7 +34,7 @@ cleanup() {
 trap cleanup EXIT
 
 KP=$(free_port); KC=$(free_port); RP=$(free_port); RM=$(free_port)
-PORTS=(--kafka-port "$KP" --kafka-controller-port "$KC" --registry-port "$RP" --registry-management-port "$RM")
+PORTS=(--only kafka,registry --kafka-port "$KP" --kafka-controller-port "$KC" --registry-port "$RP" --registry-management-port "$RM")
 echo "# state dir $ST; kafka $KP (controller $KC), registry $RP (management $RM)"
 
 # 1. up
