@@ -66,6 +66,8 @@ struct nf_client {
     size_t out_len, out_off, out_records;
     uint64_t sent;
     struct mw_nf_reader rd;
+    uint8_t in[4096];       /* bytes read but not yet parsed (parsing pauses at the limits) */
+    size_t in_len, in_off;
     uint32_t ev_mask;       /* currently registered epoll events */
     int want_out;           /* waiting for EPOLLOUT */
     int eof;                /* peer shut down its write side: no more requests */
@@ -250,6 +252,7 @@ void mw_nf_server_emit(struct mw_nf_server *srv, const struct mw_nf_obs *o)
     };
     uint8_t rec[MW_NF_INFO_LEN];
     int need_wake = 0;
+    uint64_t queued = 0, dropped = 0; /* added to the shared counters once, not per client */
     mw_nf_info_encode(&in, rec);
     STAT_ADD(srv, records_emitted, 1);
     tab_update(srv, o, rec);
@@ -264,7 +267,7 @@ void mw_nf_server_emit(struct mw_nf_server *srv, const struct mw_nf_obs *o)
                 slot = c->head;
                 c->head = (c->head + 1) % srv->qcap;
                 c->dropped++;
-                STAT_ADD(srv, records_dropped, 1);
+                dropped++;
             } else {
                 slot = (c->head + c->count) % srv->qcap;
                 c->count++;
@@ -277,7 +280,7 @@ void mw_nf_server_emit(struct mw_nf_server *srv, const struct mw_nf_obs *o)
             dst[4] = (uint8_t)(seq >> 8);
             dst[5] = (uint8_t)seq;
             c->queued++;
-            STAT_ADD(srv, records_queued, 1);
+            queued++;
             if (c->armed) {
                 __atomic_store_n(&c->armed, 0, __ATOMIC_RELAXED);
                 need_wake = 1;
@@ -286,6 +289,10 @@ void mw_nf_server_emit(struct mw_nf_server *srv, const struct mw_nf_obs *o)
         pthread_mutex_unlock(&c->lock);
     }
     pthread_rwlock_unlock(&srv->clients_lock);
+    if (queued)
+        STAT_ADD(srv, records_queued, queued);
+    if (dropped)
+        STAT_ADD(srv, records_dropped, dropped);
     if (need_wake)
         wake(srv);
 }
@@ -320,6 +327,7 @@ static int queue_response_locked(struct mw_nf_server *srv, struct nf_client *c, 
         memcpy(r.val, val, MW_NF_VAL_LEN);
     mw_nf_response_encode(&r, buf);
     int rc = ctl_append(c, buf, sizeof(buf));
+    int was_full = routed && c->pending >= NF_MAX_PENDING;
     if (routed && c->pending)
         c->pending--;
     if (rc == 0)
@@ -327,7 +335,7 @@ static int queue_response_locked(struct mw_nf_server *srv, struct nf_client *c, 
     /* the server thread must look at this client again; a caller off that thread wakes it */
     int was_armed = c->armed;
     __atomic_store_n(&c->armed, 0, __ATOMIC_RELAXED);
-    return rc < 0 ? rc : was_armed;
+    return rc < 0 ? rc : (was_armed || was_full);
 }
 
 int mw_nf_server_respond(struct mw_nf_server *srv, uint64_t client_id, uint32_t req_id,
@@ -355,13 +363,20 @@ int mw_nf_server_respond(struct mw_nf_server *srv, uint64_t client_id, uint32_t 
 }
 
 /* ---- server thread: clients ------------------------------------------------------------ */
+/* Too much waiting for this client: stop taking its requests until it drains. */
+static int client_paused(struct nf_client *c)
+{
+    pthread_mutex_lock(&c->lock);
+    int paused = c->ctl_len > NF_CTL_PAUSE || c->pending >= NF_MAX_PENDING;
+    pthread_mutex_unlock(&c->lock);
+    return paused;
+}
+
 static void client_set_events(struct mw_nf_server *srv, struct nf_client *c)
 {
     if (c->dead)
         return;
-    pthread_mutex_lock(&c->lock);
-    int paused = c->ctl_len > NF_CTL_PAUSE || c->pending >= NF_MAX_PENDING;
-    pthread_mutex_unlock(&c->lock);
+    int paused = client_paused(c) || c->in_off < c->in_len;
     uint32_t mask = 0;
     if (!c->eof && !c->closing && !paused)
         mask |= EPOLLIN;
@@ -620,11 +635,49 @@ static void handle_message(struct mw_nf_server *srv, struct nf_client *c, const 
     handle_request(srv, c, &m->u.req);
 }
 
+/* Parses buffered input; stops at a pause limit, leaving the rest in c->in. */
+static void client_parse(struct mw_nf_server *srv, struct nf_client *c)
+{
+    while (c->in_off < c->in_len && !c->closing && !c->dead) {
+        if (client_paused(c))
+            return;
+        struct mw_nf_msg m;
+        int got;
+        ssize_t used = mw_nf_reader_feed(&c->rd, c->in + c->in_off, c->in_len - c->in_off, &m, &got);
+        if (used < 0) {
+            /* unknown signature: the stream cannot be re-synchronised */
+            nf_log("client %llu (%s): unknown signature 0x%02x%02x at stream offset %llu, "
+                   "disconnecting", (unsigned long long)c->id, c->peer, c->rd.buf[0],
+                   c->rd.buf[1], (unsigned long long)c->rd.offset);
+            fail_client(srv, c, 0, EPROTO, "unknown signature (protocol error)");
+            c->in_off = c->in_len = 0;
+            return;
+        }
+        c->in_off += (size_t)used;
+        if (got < 0) { /* framed but invalid (auth token length): answer with its id */
+            const uint8_t *b = c->rd.buf;
+            uint32_t id = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5];
+            if (!c->subscribed) {
+                STAT_ADD(srv, auth_failures, 1);
+                fail_client(srv, c, id, EACCES, "malformed token handshake");
+                return;
+            }
+            STAT_ADD(srv, protocol_errors, 1);
+            queue_response(srv, c, id, EINVAL, NULL);
+            continue;
+        }
+        if (got)
+            handle_message(srv, c, &m);
+    }
+}
+
 static void client_read(struct mw_nf_server *srv, struct nf_client *c)
 {
-    uint8_t buf[4096];
     for (int rounds = 0; rounds < 16 && !c->closing && !c->dead; rounds++) {
-        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        client_parse(srv, c);
+        if (c->in_off < c->in_len || c->closing || c->dead)
+            break; /* paused with input left: EPOLLIN goes off below */
+        ssize_t n = recv(c->fd, c->in, sizeof(c->in), 0);
         if (n == 0) {
             /* EOF. A peer that merely half-closed could still read, but a peer that has gone
              * would otherwise hold its descriptor and queue until the next write fails (never,
@@ -641,39 +694,14 @@ static void client_read(struct mw_nf_server *srv, struct nf_client *c)
                 char why[96];
                 snprintf(why, sizeof(why), "recv() failed: %s", strerror(errno));
                 client_close(srv, c, why);
-            }
-            return;
-        }
-        size_t off = 0;
-        while (off < (size_t)n && !c->closing) {
-            struct mw_nf_msg m;
-            int got;
-            ssize_t used = mw_nf_reader_feed(&c->rd, buf + off, (size_t)n - off, &m, &got);
-            if (used < 0) {
-                /* unknown signature: the stream cannot be re-synchronised */
-                nf_log("client %llu (%s): unknown signature 0x%02x%02x at stream offset %llu, "
-                       "disconnecting", (unsigned long long)c->id, c->peer, c->rd.buf[0],
-                       c->rd.buf[1], (unsigned long long)c->rd.offset);
-                fail_client(srv, c, 0, EPROTO, "unknown signature (protocol error)");
                 return;
             }
-            off += (size_t)used;
-            if (got < 0) { /* framed but invalid (auth token length): answer with its id */
-                const uint8_t *b = c->rd.buf;
-                uint32_t id = (uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5];
-                if (!c->subscribed) {
-                    STAT_ADD(srv, auth_failures, 1);
-                    fail_client(srv, c, id, EACCES, "malformed token handshake");
-                    return;
-                }
-                STAT_ADD(srv, protocol_errors, 1);
-                queue_response(srv, c, id, EINVAL, NULL);
-                continue;
-            }
-            if (got)
-                handle_message(srv, c, &m);
+            break;
         }
+        c->in_len = (size_t)n;
+        c->in_off = 0;
     }
+    client_parse(srv, c);
     /* pause reading while too many requests are unanswered (the flush may not run: idle client) */
     client_set_events(srv, c);
 }
@@ -810,6 +838,12 @@ static void *server_main(void *arg)
         int tick = t - last_tick >= 250;
         for (size_t i = 0; i < srv->nclients; i++) {
             struct nf_client *c = srv->clients[i];
+            if (c->in_off < c->in_len && !c->closing)
+                client_read(srv, c); /* input left from a pause: parse it now if unpaused */
+            if (c->dead) {
+                i--;
+                continue;
+            }
             if (tick && c->deadline_ms && t >= c->deadline_ms) {
                 client_close(srv, c, c->subscribed ? "did not read its last response in time"
                                                    : "no token handshake in time");
