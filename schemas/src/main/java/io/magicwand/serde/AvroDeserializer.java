@@ -1,8 +1,10 @@
 package io.magicwand.serde;
 
+import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.apache.avro.Schema;
+import org.apache.avro.SchemaCompatibility;
 import org.apache.avro.generic.GenericDatumReader;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DatumReader;
@@ -130,8 +132,8 @@ public class AvroDeserializer<T> implements Deserializer<T> {
             }
             BinaryDecoder dec = DecoderFactory.get().binaryDecoder(data, WireFormat.HEADER_LENGTH, avroLength, null);
             value = reader.read(null, dec);
-        } catch (java.io.IOException | RuntimeException e) {
-            throw new SerializationException("cannot deserialize record at " + where + ": " + (data.length - WireFormat.HEADER_LENGTH)
+        } catch (IOException | RuntimeException e) {
+            throw new SerializationException("cannot deserialize record at " + where + ": " + avroLength
                     + " bytes of Avro data are not a valid record of schema id " + id + " (" + readerName() + "): " + e, e);
         }
         if (type != null && !type.isInstance(value)) {
@@ -177,12 +179,11 @@ public class AvroDeserializer<T> implements Deserializer<T> {
     }
 
     private static void checkResolvable(Schema writer, Schema reader, int id) {
-        var result = org.apache.avro.SchemaCompatibility.checkReaderWriterCompatibility(reader, writer).getResult();
-        if (result.getCompatibility() != org.apache.avro.SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE) {
-            throw new IllegalStateException("writer schema " + writer.getFullName() + " (id " + id + ") is incompatible with reader "
-                    + reader.getFullName() + ": " + String.join("; ",
-                    InMemorySchemaRegistryClient.describe("reader cannot read writer", 
-                            org.apache.avro.SchemaCompatibility.checkReaderWriterCompatibility(reader, writer))));
+        var problems = InMemorySchemaRegistryClient.describe("reader cannot read writer",
+                SchemaCompatibility.checkReaderWriterCompatibility(reader, writer));
+        if (!problems.isEmpty()) {
+            throw new IllegalStateException("writer schema " + writer.getFullName() + " (id " + id
+                    + ") is incompatible with reader " + reader.getFullName() + ": " + String.join("; ", problems));
         }
     }
 
