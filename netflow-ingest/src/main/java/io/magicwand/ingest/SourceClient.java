@@ -209,7 +209,7 @@ public final class SourceClient {
             socket = null;
         }
         framer = null;
-        scheduleReconnect(reason != null ? reason : "dropped after garbage");
+        scheduleReconnect(reason != null ? reason : "connection dropped after the bad bytes");
     }
 
     private void scheduleReconnect(String reason) {
