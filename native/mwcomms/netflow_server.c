@@ -42,6 +42,8 @@
 #define NF_CLOSE_LINGER_MS 5000         /* time to flush the last error before a forced close */
 #define NF_FLUSH_BUDGET    8            /* output buffers per client per loop turn (fairness) */
 #define NF_TABLE_MAX       (1u << 20)   /* open sockets remembered for SOCKET_LIST */
+#define NF_MAX_CLIENTS     1024         /* keeps NetFlow clients from eating mwcomms' fd budget
+                                         * (hard limit 20,000 per process on these machines) */
 
 struct nf_client {
     uint64_t id;
@@ -788,6 +790,11 @@ static void accept_clients(struct mw_nf_server *srv)
         getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
                     NI_NUMERICHOST | NI_NUMERICSERV);
         snprintf(peer, sizeof(peer), "%s:%s", host, port);
+        if (srv->nclients >= NF_MAX_CLIENTS) {
+            nf_log("refused client %s: already %d clients (the limit)", peer, NF_MAX_CLIENTS);
+            close(fd);
+            continue;
+        }
         client_add(srv, fd, peer);
     }
 }
