@@ -350,7 +350,7 @@ static void print_info(const struct mw_nf_info *i, FILE *out)
 {
     char ts[48], l[64], r[64];
     fmt_time(i->ts_sec, i->ts_nsec, ts, sizeof(ts));
-    fprintf(out, "%s %-7s sock=%-10lld %s -> %s in=%llu out=%llu", ts, mw_nf_obs_name(i->obs),
+    fprintf(out, "%s %-7s sock=%-13lld %s -> %s in=%llu out=%llu", ts, mw_nf_obs_name(i->obs),
             (long long)i->sockfd, mw_nf_endpoint_str(&i->local, l, sizeof(l)),
             mw_nf_endpoint_str(&i->remote, r, sizeof(r)), (unsigned long long)i->bytes_in,
             (unsigned long long)i->bytes_out);
