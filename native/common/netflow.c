@@ -288,6 +288,20 @@ void mw_nf_val_set_ins_entry(uint8_t val[MW_NF_VAL_LEN], const struct mw_nf_ins_
     put32(val + 8, e->open_sockets);
     put32(val + 12, e->max_sockets);
 }
+void mw_nf_val_tcp_info(const uint8_t val[MW_NF_VAL_LEN], struct mw_nf_tcp_info *t)
+{
+    t->rtt_us = get32(val);
+    t->rttvar_us = get32(val + 4);
+    t->snd_cwnd = get32(val + 8);
+    t->total_retrans = get32(val + 12);
+}
+void mw_nf_val_set_tcp_info(uint8_t val[MW_NF_VAL_LEN], const struct mw_nf_tcp_info *t)
+{
+    put32(val, t->rtt_us);
+    put32(val + 4, t->rttvar_us);
+    put32(val + 8, t->snd_cwnd);
+    put32(val + 12, t->total_retrans);
+}
 int64_t mw_nf_ident_sockid(const uint8_t ident[MW_NF_IDENT_LEN]) { return (int64_t)get64(ident); }
 uint32_t mw_nf_ident_ins(const uint8_t ident[MW_NF_IDENT_LEN]) { return get32(ident); }
 int mw_nf_ident_addr(const uint8_t ident[MW_NF_IDENT_LEN], uint32_t *af, uint8_t addr[16])
@@ -340,6 +354,8 @@ static const struct mw_nf_feature_desc features[] = {
     { MW_NF_FEAT_SNDLOWAT, "sndlowat", MW_NF_SCOPE_SOCKET, MW_NF_VK_U32, R | W, "SO_SNDLOWAT" },
     { MW_NF_FEAT_RCVLOWAT, "rcvlowat", MW_NF_SCOPE_SOCKET, MW_NF_VK_U32, R | W, "SO_RCVLOWAT" },
     { MW_NF_FEAT_ERROR, "error", MW_NF_SCOPE_SOCKET, MW_NF_VK_U32, R, "SO_ERROR (read only)" },
+    { MW_NF_FEAT_TCP_INFO, "tcp-info", MW_NF_SCOPE_SOCKET, MW_NF_VK_TCPINFO, R,
+      "TCP_INFO of the INS's socket: rtt us, rttvar us, cwnd, retransmits" },
     { MW_NF_FEAT_CONGCTL, "congctl", MW_NF_SCOPE_INS, MW_NF_VK_U32, R | W,
       "INS-wide congestion control: reno(0x90) newreno(0x91) cubic(0x92)" },
     { MW_NF_FEAT_DELACK, "delack", MW_NF_SCOPE_INS, MW_NF_VK_U32, R | W,

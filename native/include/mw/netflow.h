@@ -78,6 +78,8 @@ enum mw_nf_obs_type {
 #define MW_NF_FEAT_SNDLOWAT      0x010du
 #define MW_NF_FEAT_RCVLOWAT      0x010eu
 #define MW_NF_FEAT_ERROR         0x010fu /* read only: pending SO_ERROR */
+/* extension: richer telemetry, read by socket: val = mw_nf_tcp_info (answered by the INS) */
+#define MW_NF_FEAT_TCP_INFO      0x0110u
 #define MW_NF_FEAT_CONGCTL       0x1101u /* INS-wide, MW_NF_CC_* */
 #define MW_NF_FEAT_DELACK        0x1102u /* INS-wide, 1 delayed ACK on / 0 quick ACK */
 #define MW_NF_FEAT_ADDR_BLOCK    0x1103u /* ident = address; MW_NF_BLOCK_* */
@@ -188,6 +190,14 @@ struct mw_nf_ins_entry {
     uint32_t max_sockets; /* 0 = unlimited */
 };
 
+/* TCP_INFO answer, packed in val[16] as four big-endian u32 */
+struct mw_nf_tcp_info {
+    uint32_t rtt_us;
+    uint32_t rttvar_us;
+    uint32_t snd_cwnd;      /* segments */
+    uint32_t total_retrans;
+};
+
 struct mw_nf_msg {
     uint16_t sig;
     union {
@@ -249,6 +259,8 @@ void mw_nf_val_set_time(uint8_t val[MW_NF_VAL_LEN], uint64_t sec, uint64_t usec)
 void mw_nf_val_set_u64x2(uint8_t val[MW_NF_VAL_LEN], uint64_t a, uint64_t b);
 void mw_nf_val_ins_entry(const uint8_t val[MW_NF_VAL_LEN], struct mw_nf_ins_entry *e);
 void mw_nf_val_set_ins_entry(uint8_t val[MW_NF_VAL_LEN], const struct mw_nf_ins_entry *e);
+void mw_nf_val_tcp_info(const uint8_t val[MW_NF_VAL_LEN], struct mw_nf_tcp_info *t);
+void mw_nf_val_set_tcp_info(uint8_t val[MW_NF_VAL_LEN], const struct mw_nf_tcp_info *t);
 int64_t mw_nf_ident_sockid(const uint8_t ident[MW_NF_IDENT_LEN]);
 uint32_t mw_nf_ident_ins(const uint8_t ident[MW_NF_IDENT_LEN]);
 /* 0, or -EINVAL when af is neither 4 nor 6 */
@@ -259,7 +271,7 @@ void mw_nf_ident_set_addr(uint8_t ident[MW_NF_IDENT_LEN], uint32_t af, const uin
 
 /* ---- names, for tools and logs ------------------------------------------------------------ */
 enum mw_nf_val_kind { MW_NF_VK_NONE, MW_NF_VK_U32, MW_NF_VK_U64, MW_NF_VK_TIME, MW_NF_VK_INS,
-                      MW_NF_VK_U64X2 };
+                      MW_NF_VK_U64X2, MW_NF_VK_TCPINFO };
 enum mw_nf_scope { MW_NF_SCOPE_CLIENT, MW_NF_SCOPE_SOCKET, MW_NF_SCOPE_INS, MW_NF_SCOPE_ADDR,
                    MW_NF_SCOPE_SERVER };
 #define MW_NF_ACC_R 1

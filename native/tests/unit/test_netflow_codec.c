@@ -456,6 +456,16 @@ MW_TEST(netflow_request_check_and_names)
     ep.addr[15] = 1;
     char buf[64];
     MW_ASSERT(strcmp(mw_nf_endpoint_str(&ep, buf, sizeof(buf)), "[2001::1]:443") == 0);
+    r.name = MW_NF_FEAT_TCP_INFO; /* read only */
+    r.flags = MW_NF_FLAG_WRITE | MW_NF_FLAG_BY_SOCKET;
+    MW_ASSERT(mw_nf_request_check(&r) == EPERM);
+    r.flags = MW_NF_FLAG_BY_SOCKET;
+    MW_ASSERT(mw_nf_request_check(&r) == 0);
+    struct mw_nf_tcp_info ti = { 1500, 300, 10, 2 }, ti2;
+    uint8_t tv[16];
+    mw_nf_val_set_tcp_info(tv, &ti);
+    mw_nf_val_tcp_info(tv, &ti2);
+    MW_ASSERT(memcmp(&ti, &ti2, sizeof(ti)) == 0 && tv[2] == 0x05 && tv[3] == 0xdc);
     struct mw_nf_ins_entry e = { 3, 1234, 56, 0 }, e2;
     uint8_t val[16];
     mw_nf_val_set_ins_entry(val, &e);

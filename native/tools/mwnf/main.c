@@ -376,6 +376,13 @@ static void print_val(const struct mw_nf_feature_desc *d, const uint8_t *val)
         mw_nf_val_u64x2(val, &a, &b);
         printf("%llu %llu\n", (unsigned long long)a, (unsigned long long)b);
         break;
+    case MW_NF_VK_TCPINFO: {
+        struct mw_nf_tcp_info ti;
+        mw_nf_val_tcp_info(val, &ti);
+        printf("rtt=%uus rttvar=%uus cwnd=%u retrans=%u\n", ti.rtt_us, ti.rttvar_us, ti.snd_cwnd,
+               ti.total_retrans);
+        break;
+    }
     case MW_NF_VK_INS:
         mw_nf_val_ins_entry(val, &e);
         printf("ins=%u pid=%u open=%u max=%u\n", e.ins_id, e.pid, e.open_sockets, e.max_sockets);
@@ -820,7 +827,7 @@ static int cmd_ins(struct conn *c, int argc, char **argv)
 static int cmd_names(void)
 {
     static const char *scope[] = { "client", "socket", "ins", "address", "server" };
-    static const char *kind[] = { "-", "u32", "u64", "time", "ins-entry", "u64x2" };
+    static const char *kind[] = { "-", "u32", "u64", "time", "ins-entry", "u64x2", "tcp-info" };
     size_t n;
     const struct mw_nf_feature_desc *t = mw_nf_feature_table(&n);
     printf("%-7s %-16s %-8s %-9s %-3s %s\n", "NAME", "SYMBOL", "SCOPE", "VALUE", "RW", "MEANING");
