@@ -81,6 +81,7 @@ static void atfork_child(void)
 }
 
 static int shim_disabled;
+static void rendezvous_init(void);
 
 __attribute__((constructor)) static void shim_init(void)
 {
@@ -88,20 +89,31 @@ __attribute__((constructor)) static void shim_init(void)
     pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
     const char *d = getenv("MW_SHIM_DISABLE");
     shim_disabled = d && *d == '1';
+    rendezvous_init();
+}
+
+/* Resolved once, at load time: programs such as nginx replace their environment before they
+ * fork workers, and the workers must still find mwcomms. */
+static char rdv_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static void rendezvous_init(void)
+{
+    const char *p = getenv("MW_RENDEZVOUS");
+    if (p && *p) {
+        snprintf(rdv_path, sizeof(rdv_path), "%s", p);
+        return;
+    }
+    p = getenv("MW_STATE");
+    if (p && *p) {
+        snprintf(rdv_path, sizeof(rdv_path), "%s/run/mwcomms.sock", p);
+        return;
+    }
+    snprintf(rdv_path, sizeof(rdv_path), "/run/mw/mwcomms.sock");
 }
 
 static const char *rendezvous_path(void)
 {
-    static char buf[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    const char *p = getenv("MW_RENDEZVOUS");
-    if (p && *p)
-        return p;
-    p = getenv("MW_STATE");
-    if (p && *p) {
-        snprintf(buf, sizeof(buf), "%s/run/mwcomms.sock", p);
-        return buf;
-    }
-    return "/run/mw/mwcomms.sock";
+    return rdv_path;
 }
 
 static void shim_warn(const char *fmt, ...)
