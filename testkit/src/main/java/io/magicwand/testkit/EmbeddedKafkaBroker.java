@@ -102,7 +102,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         try {
             if (dir == null) {
                 dir = Files.createTempDirectory("mw-kafka-");
-                cleanupHook = new Thread(this::deleteDir, "mw-kafka-cleanup");
+                Path created = dir;
+                // The hook must not take this object's lock: a test thread stuck in start() would
+                // otherwise keep the JVM from exiting.
+                cleanupHook = new Thread(() -> deleteTree(created), "mw-kafka-cleanup");
                 Runtime.getRuntime().addShutdownHook(cleanupHook);
             }
             boolean fixedPorts = brokerPort != 0;
@@ -345,8 +348,11 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
-    private synchronized void deleteDir() {
-        Path d = dir;
+    private void deleteDir() {
+        deleteTree(dir);
+    }
+
+    private static void deleteTree(Path d) {
         if (d == null || !Files.exists(d)) {
             return;
         }
