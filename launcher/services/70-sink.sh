@@ -1,0 +1,88 @@
+# Service: the mitigation sink: mw.mitigation-decisions -> NetFlow feature requests to mwcomms ->
+# mw.mitigation-results. Shaded jar mitigation-sink/target/mitigation-sink-all.jar.
+#
+# Config (mw.conf): kafka.bootstrap, registry.url, kafka.config (through services.config, the
+# common --config file of the Java services), netflow.address (the mwcomms NetFlow port; used for
+# every host tag unless sink.netflow_targets maps tags to addresses), sink.netflow_targets
+# (HOST=ADDR:PORT,...), sink.ops_port (18094), sink.heap (192m), sink.args (extra options, e.g.
+# "--set sink.unblock.on.expiry=false" when the detector sends its own unblocks).
+# State: $MW_STATE/data/sink (pending unblocks of bans that end by themselves).
+
+sink_flags="--sink-ops-port:sink.ops_port"
+
+sink_jar() { echo "$MW_ROOT/mitigation-sink/target/mitigation-sink-all.jar"; }
+sink_log() { echo "$MW_STATE/log/sink.log"; }
+sink_port() { mw_conf_get sink.ops_port 18094; }
+
+sink_start() {
+  local jar java port log conf targets extra i health
+  jar=$(sink_jar); port=$(sink_port); log=$(sink_log)
+  if [ ! -f "$jar" ]; then
+    mw_log "sink: building mitigation-sink (mvn -pl mitigation-sink -am install -DskipTests)"
+    (cd "$MW_ROOT" && mvn -q -B -pl mitigation-sink -am install -DskipTests) >&2 ||
+      mw_die "sink: build failed; run ./mw build"
+  fi
+  java=$(mw_find_java 17) || mw_die "sink: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
+  if [ -n "$(mw_pid sink)" ]; then
+    if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      mw_log "sink: already running (pid $(mw_pid sink), ops http://127.0.0.1:$port)"
+      return 0
+    fi
+    mw_die "sink: pid $(mw_pid sink) is running but http://127.0.0.1:$port/health is not up; run ./mw down, then see $log"
+  fi
+  mw_valid_port "$port" "sink ops port"
+  mw_require_port "sink ops" 127.0.0.1 "$port" "--sink-ops-port PORT"
+  mkdir -p "$MW_STATE/data/sink"
+  local args=(--state-dir "$MW_STATE/data/sink" --ops-port "$port" --netflow "$(mw_conf_get netflow.address 127.0.0.1:2055)")
+  targets=$(mw_conf_get sink.netflow_targets)
+  [ -n "$targets" ] && args+=(--netflow-targets "$targets")
+  conf=$(mw_conf_get services.config)
+  if [ -n "$conf" ] && [ -f "$conf" ]; then
+    args+=(--config "$conf")
+  else
+    args+=(--bootstrap-servers "$(mw_conf_get kafka.bootstrap 127.0.0.1:19092)"
+           --registry "$(mw_conf_get registry.url http://127.0.0.1:18081/apis/ccompat/v7)")
+    local kconf; kconf=$(mw_conf_get kafka.config)
+    [ -n "$kconf" ] && [ -f "$kconf" ] && args+=(--kafka-config "$kconf")
+  fi
+  extra=$(mw_conf_get sink.args)
+  # shellcheck disable=SC2206
+  [ -n "$extra" ] && args+=($extra)
+  mw_log "sink: starting (NetFlow $(mw_conf_get netflow.address 127.0.0.1:2055), ops http://127.0.0.1:$port, log $log)"
+  printf '\n=== %s ./mw up: starting mitigation-sink\n' "$(date -u +%FT%TZ)" >> "$log"
+  mw_start sink "$log" "$java" -Xms32m "-Xmx$(mw_conf_get sink.heap 192m)" -jar "$jar" "${args[@]}"
+  for ((i = 0; i < 600; i++)); do
+    [ -n "$(mw_pid sink)" ] || mw_die "sink: exited during startup ($(mw_tail_log "$log")); see $log"
+    if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+      mw_log "sink: running (ops http://127.0.0.1:$port)"
+      return 0
+    fi
+    sleep 0.2
+    if (( i % 50 == 49 )); then
+      health=$(curl -sS -m 2 "http://127.0.0.1:$port/health" 2>/dev/null || true)
+      mw_log "sink: waiting for the sink to be healthy (${health:-no answer yet})"
+    fi
+  done
+  mw_stop sink 20
+  mw_die "sink: not healthy within 120s; see $log"
+}
+
+sink_stop() {
+  mw_stop sink 30
+}
+
+sink_status() {
+  local pid port healthy=false running=false body="" nf=null
+  pid=$(mw_pid sink); port=$(sink_port)
+  if [ -n "$pid" ]; then
+    running=true
+    body=$(curl -sS -m 2 "http://127.0.0.1:$port/health" 2>/dev/null || true)
+    curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && healthy=true
+    nf=$(printf '%s' "$body" | jq -c '.. | .netflow? // empty' 2>/dev/null | head -n1)
+    [ -n "$nf" ] || nf=null
+  fi
+  jq -cn --arg pid "${pid:-}" --arg ops "http://127.0.0.1:$port" --arg log "$(sink_log)" \
+     --argjson healthy $healthy --argjson running $running --argjson nf "$nf" \
+     '{name:"sink", healthy:$healthy, running:$running, endpoint:$ops, ops:$ops, netflow:$nf,
+       pid:(if $pid=="" then null else ($pid|tonumber) end), log:$log}'
+}
