@@ -476,6 +476,8 @@ static int cmd_watch(struct conn *c, int argc, char **argv)
             continue;
         print_info(&m.u.info, stdout);
         seen++;
+        if (ferror(stdout)) /* reader gone (mwnf watch | head): SIGPIPE is ignored, stop here */
+            break;
     }
     fprintf(stderr, "mwnf: watch: %llu records shown, %llu dropped in %llu gaps\n",
             (unsigned long long)seen, (unsigned long long)dropped, (unsigned long long)gaps);
