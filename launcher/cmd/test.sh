@@ -101,7 +101,7 @@ mw_t_stack_stop() {
 }
 
 mw_t_java() {
-  mw_t_step "java: mvn verify" bash -c 'cd "$MW_ROOT" && mvn -B -ntp verify'
+  mw_t_step "java: mvn verify" bash -c 'cd "$MW_ROOT" && mvn -B -ntp --fail-at-end verify'
 }
 
 mw_t_system() {
