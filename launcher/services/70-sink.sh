@@ -4,8 +4,12 @@
 # Config (mw.conf): kafka.bootstrap, registry.url, kafka.config (through services.config, the
 # common --config file of the Java services), netflow.address (the mwcomms NetFlow port; used for
 # every host tag unless sink.netflow_targets maps tags to addresses), sink.netflow_targets
-# (HOST=ADDR:PORT,...), sink.ops_port (18094), sink.heap (192m), sink.args (extra options, e.g.
+# (HOST=ADDR:PORT,...; default ingest.sources), sink.ops_port (18094), sink.heap (192m), sink.args (extra options, e.g.
 # "--set sink.unblock.on.expiry=false" when the detector sends its own unblocks).
+# sink.unblock_on_expiry (true|false): whether the sink lifts a BLOCK itself when its ttl ends.
+# Default false while the built-in detector (60-detector.sh) is part of the stack, because that
+# detector sends its own UNBLOCK decisions; true otherwise (an external engine that only sends
+# BLOCKs with a ttl).
 # State: $MW_STATE/data/sink (pending unblocks of bans that end by themselves).
 
 sink_flags="--sink-ops-port:sink.ops_port"
@@ -34,7 +38,13 @@ sink_start() {
   mw_require_port "sink ops" 127.0.0.1 "$port" "--sink-ops-port PORT"
   mkdir -p "$MW_STATE/data/sink"
   local args=(--state-dir "$MW_STATE/data/sink" --ops-port "$port" --netflow "$(mw_conf_get netflow.address 127.0.0.1:2055)")
-  targets=$(mw_conf_get sink.netflow_targets)
+  local unblock=true
+  [ -f "$MW_ROOT/launcher/services/60-detector.sh" ] && unblock=false
+  unblock=$(mw_conf_get sink.unblock_on_expiry "$unblock")
+  args+=(--set "sink.unblock.on.expiry=$unblock")
+  # The same host tags as netflow-ingest reads (ingest.sources), so decisions about a host go back
+  # to the mwcomms its telemetry came from; any other tag goes to netflow.address.
+  targets=$(mw_conf_get sink.netflow_targets "$(mw_conf_get ingest.sources)")
   [ -n "$targets" ] && args+=(--netflow-targets "$targets")
   conf=$(mw_conf_get services.config)
   if [ -n "$conf" ] && [ -f "$conf" ]; then

@@ -185,6 +185,7 @@ class Stop:
     """The run's deadline plus early stop on a signal."""
 
     def __init__(self, duration):
+        self.start_epoch = time.time()
         self.start = time.monotonic()
         self.deadline = self.start + duration
         self.event = asyncio.Event()
@@ -394,7 +395,7 @@ async def run_attack(args):
     await reporter
     report = {
         "mode": "attack", "kind": args.kind, "target": "%s:%d" % args.target_addr, "sources": str(args.sources_obj.net),
-        "duration_s": round(time.monotonic() - stop.start, 3), "connections_opened": st.opened,
+        "start_epoch": round(stop.start_epoch, 3), "duration_s": round(time.monotonic() - stop.start, 3), "connections_opened": st.opened,
         "connect_failures": st.failed, "closed_by_peer": st.closed_by_peer, "requests": st.requests,
         "bytes_sent": st.bytes_sent, "bytes_read": st.bytes_read,
         "connections_per_source": dict(sorted(st.per_source.items())),
@@ -567,7 +568,7 @@ def load_report(args, st, stop):
             errors[r[3]] = errors.get(r[3], 0) + 1
     return {
         "mode": "load", "target": "%s:%d" % args.target_addr, "sources": str(args.sources_obj.net),
-        "rate": args.rate, "duration_s": round(time.monotonic() - stop.start, 3),
+        "rate": args.rate, "start_epoch": round(stop.start_epoch, 3), "duration_s": round(time.monotonic() - stop.start, 3),
         "requests": len(res), "ok": len(ok), "failed": len(res) - len(ok),
         "success_pct": round(100.0 * len(ok) / len(res), 2) if res else None,
         "p50_ms": ms(percentile(lat, 50)), "p99_ms": ms(percentile(lat, 99)),
