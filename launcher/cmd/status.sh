@@ -22,8 +22,8 @@ mw_status_json() {
         jq -cn --arg n "$n" '{name:$n, enabled:false, healthy:false, running:false, detail:"not started (up --only)"}'
         continue
       fi
-      out=$( ( "${n}_status" ) 2>/dev/null | tail -n1 )
-      if ! jq -e 'type == "object" and has("name") and has("healthy")' >/dev/null 2>&1 <<<"$out"; then
+      out=$( ( "${n}_status" ) 2>/dev/null | tail -n1 ) || true   # a broken status function must not hide the others
+      if [ -z "$out" ] || ! jq -e 'type == "object" and has("name") and has("healthy")' >/dev/null 2>&1 <<<"$out"; then
         out=$(jq -cn --arg n "$n" '{name:$n, healthy:false, error:"status check failed"}')
       fi
       echo "$out"
@@ -45,7 +45,7 @@ mw_status_print() {
         (if .enabled == false then "disabled" elif .healthy then "healthy" elif (.running // false) then "unhealthy" else "stopped" end),
         (.endpoint // "-"),
         ([ (if .pid then "pid \(.pid)" else empty end), (if .mode == "external" then "external" else empty end),
-           (.detail // empty | tostring) ] | join(" ")) ] | @tsv' <<<"$js" |
+           (.detail // empty | tostring), (.error // empty | tostring) ] | join(" ")) ] | @tsv' <<<"$js" |
       while IFS=$'\t' read -r name state ep detail; do
         printf '%-10s %-10s %-45s %s\n' "$name" "$state" "$ep" "$detail"
       done
