@@ -153,7 +153,7 @@ mw_state_procs() {
   local p args
   for p in $(pgrep -f -- "$MW_STATE/" || true); do
     [ "$p" = "$$" ] && continue
-    args=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
+    { args=$(tr '\0' ' ' < "/proc/$p/cmdline"); } 2>/dev/null || continue   # gone meanwhile
     case "$args" in *bash*/mw\ *|*bash\ mw\ *|*bash*/launcher/*|*"$MW_STATE/test/"*) continue ;; esac
     echo "$p"
   done
