@@ -1,6 +1,9 @@
 package io.magicwand.ingest;
 
+import io.magicwand.kafka.ClientProps;
 import java.nio.file.Path;
+import java.util.Properties;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -141,34 +144,35 @@ public final class IngestConfig {
         return n;
     }
 
-    /** Producer properties: ours first, then the {@code kafka.*} pass-through (which may override them). */
+    /**
+     * Producer properties: ingest's defaults (compression, batching), then the {@code kafka.*}
+     * pass-through (which may override them), then the project's producer defaults where nothing
+     * was set ({@link ClientProps#producer}: idempotent, acks=all). Includes
+     * {@code schema.registry.url} for the serializer.
+     */
     public Map<String, Object> producerProperties() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("bootstrap.servers", bootstrapServers);
-        p.put("enable.idempotence", "true");
-        p.put("acks", "all");
-        p.put("compression.type", compression);
-        p.put("linger.ms", "10");
-        p.put("batch.size", String.valueOf(256 * 1024));
-        p.put("max.in.flight.requests.per.connection", "5");
-        p.put("client.id", "mw-netflow-ingest");
-        p.putAll(kafka);
+        Properties base = new Properties();
+        base.put("bootstrap.servers", bootstrapServers);
+        base.put("compression.type", compression);
+        base.put("linger.ms", "10");
+        base.put("batch.size", String.valueOf(256 * 1024));
+        base.putAll(kafka);
+        Map<String, Object> p = ClientProps.asMap(ClientProps.producer(base, "mw-netflow-ingest"));
         p.put("schema.registry.url", registryUrl);
         return p;
     }
 
-    /** Admin properties for topic creation. */
+    /** Admin client properties (topic creation): bootstrap plus the pass-through keys an admin client knows. */
     public Map<String, Object> adminProperties() {
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("bootstrap.servers", bootstrapServers);
-        for (Map.Entry<String, String> e : kafka.entrySet()) {
-            // Security and connection settings apply to the admin client too; producer-only ones do not.
-            if (e.getKey().startsWith("security.") || e.getKey().startsWith("ssl.") || e.getKey().startsWith("sasl.")
-                    || e.getKey().equals("bootstrap.servers") || e.getKey().startsWith("request.timeout")) {
-                p.put(e.getKey(), e.getValue());
+        Properties base = new Properties();
+        base.put("bootstrap.servers", bootstrapServers);
+        Set<String> known = AdminClientConfig.configNames();
+        kafka.forEach((k, v) -> {
+            if (known.contains(k)) {
+                base.put(k, v);
             }
-        }
-        return p;
+        });
+        return ClientProps.asMap(ClientProps.admin(base, "mw-netflow-ingest-admin"));
     }
 
     @Override

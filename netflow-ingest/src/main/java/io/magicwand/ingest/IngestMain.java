@@ -128,7 +128,10 @@ public final class IngestMain {
             } catch (Exception e) {
                 log.warn("closing the ops endpoint: {}", e.toString());
             }
+            log.info("netflow-ingest stopped");
             stopped.countDown();
+            // log4j2's own shutdown hook is disabled (log4j2.xml) so that the lines above get out.
+            org.apache.logging.log4j.LogManager.shutdown();
         }, "ingest-shutdown"));
         try {
             svc.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);

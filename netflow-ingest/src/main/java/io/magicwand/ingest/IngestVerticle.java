@@ -52,7 +52,12 @@ public final class IngestVerticle extends VerticleBase {
             flushTimer = vertx.setPeriodic(1000, id -> flushCapture());
             log.info("capturing the raw NetFlow stream to {}", config.captureDir);
         }
-        sink = new EventSink(producerFactory.get(), config.topic, context, config.maxInFlight,
+        // Creating the producer loads classes and may look up the registry: not on the event loop.
+        return vertx.executeBlocking(producerFactory::get, false).compose(this::startSources);
+    }
+
+    private Future<?> startSources(Producer<String, SocketEvent> producer) {
+        sink = new EventSink(producer, config.topic, context, config.maxInFlight,
                 new EventSink.Listener() {
                     @Override
                     public void produced(String host) {

@@ -316,6 +316,83 @@ class IngestIT {
         assertEquals(perKey(live), perKey(replayed));
     }
 
+    static Path shadedJar() {
+        Path jar = Path.of(System.getProperty("mw.root", "..")).resolve("netflow-ingest/target/netflow-ingest-all.jar");
+        assertTrue(Files.isRegularFile(jar), "no shaded jar at " + jar + " (the package phase builds it)");
+        return jar;
+    }
+
+    static Process java(String... args) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx256m");
+        cmd.add("-jar");
+        cmd.add(shadedJar().toString());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    }
+
+    static Process javaToFile(Path out, String... args) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-Xmx256m");
+        cmd.add("-jar");
+        cmd.add(shadedJar().toString());
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+    }
+
+    @Test
+    void shadedJarRunsServesHealthAndExits2OnBadConfig() throws Exception {
+        Process bad = java("--source", "h=127.0.0.1:1", "--compression", "lzma");
+        String out = new String(bad.getInputStream().readAllBytes()).trim();
+        assertTrue(bad.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, bad.exitValue(), out);
+        assertEquals(1, out.lines().count(), out);
+        assertTrue(out.contains("compression") && out.contains("lzma"), out);
+        Process unknown = java("--bogus");
+        String out2 = new String(unknown.getInputStream().readAllBytes()).trim();
+        assertTrue(unknown.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(2, unknown.exitValue(), out2);
+
+        String topic = "it-jar-" + System.nanoTime();
+        int opsPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            opsPort = s.getLocalPort();
+        }
+        try (ScriptedNetflowSource src = new ScriptedNetflowSource((n, sock) ->
+                ScriptedNetflowSource.writeChunked(sock, records(0, 500, 5), 5, null))) {
+            Process p = javaToFile(tmp.resolve("jar.log"), "--source", "h1=127.0.0.1:" + src.port(),
+                    "--bootstrap-servers", broker.bootstrapServers(), "--registry", registry, "--topic", topic,
+                    "--ops-port", String.valueOf(opsPort), "--partitions", "3");
+            Path logFile = tmp.resolve("jar.log");
+            try {
+                HttpClient http = HttpClient.newHttpClient();
+                String[] metrics = {""};
+                waitFor("500 events produced by the jar", 90_000, () -> {
+                    try {
+                        metrics[0] = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + opsPort
+                                + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+                        return metrics[0].contains("mw_ingest_events_produced_total{host=\"h1\"} 500");
+                    } catch (Exception e) {
+                        return false;
+                    }
+                });
+                HttpResponse<String> h = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + opsPort
+                        + "/health")).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, h.statusCode(), h.body());
+            } finally {
+                p.destroy(); // SIGTERM: flush and stop
+                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the jar did not stop on SIGTERM");
+            }
+            String log = Files.readString(logFile);
+            assertTrue(log.contains("netflow-ingest stopping") && log.contains("netflow-ingest stopped"),
+                    "exit " + p.exitValue() + ": " + log);
+        }
+        assertEquals(500, new KafkaCheck(broker.bootstrapServers(), registry)
+                .readAll(topic, 500, Duration.ofSeconds(60)).size());
+    }
+
     static Map<String, List<String>> perKey(List<KafkaCheck.Got> got) {
         Map<String, List<String>> m = new LinkedHashMap<>();
         for (KafkaCheck.Got g : got) {
