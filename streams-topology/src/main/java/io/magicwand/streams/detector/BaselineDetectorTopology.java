@@ -9,6 +9,7 @@ import io.magicwand.streams.internal.Counters;
 import io.magicwand.streams.internal.Decode;
 import io.magicwand.streams.internal.EventTimeExtractor;
 import io.magicwand.streams.internal.Keys;
+import io.magicwand.streams.internal.StoreTypes;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
@@ -45,7 +46,7 @@ public final class BaselineDetectorTopology {
         Serde<String> keys = Serdes.String();
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(DetectorProcessor.STORE), keys, AddrState.SERDE));
+                StoreTypes.keyValue(config.storeType(), DetectorProcessor.STORE), keys, AddrState.SERDE));
 
         KStream<String, FlowFeatures> flows = builder.stream(config.flowTopic(),
                         Consumed.with(keys, Serdes.ByteArray()).withTimestampExtractor(new EventTimeExtractor()).withName("flow-features"))

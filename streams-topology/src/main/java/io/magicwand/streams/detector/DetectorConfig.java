@@ -37,6 +37,7 @@ public final class DetectorConfig extends Settings {
     public final Key decisionTtl = declare("decision.ttl.ms", 30000, "validity of CLOSE and SET_ATTRIBUTE decisions (socket ids get reused)");
     public final Key unblockTtl = declare("unblock.ttl.ms", 86400000, "validity of UNBLOCK decisions (must not be skipped)");
     public final Key punctuate = declare("punctuate.ms", 1000, "how often ban expiry is checked (wall clock)");
+    public final Key storeType = declare("state.store.type", "rocksdb", "state stores: rocksdb (persistent, default) or memory (rebuilt from the changelog at every start)");
     public final Key topicPartitions = declare("topic.partitions", 1, "partitions of topics this service creates when missing");
     public final Key topicReplication = declare("topic.replication", 1, "replication factor of topics this service creates when missing");
 
@@ -46,9 +47,10 @@ public final class DetectorConfig extends Settings {
         super(values);
         rejectUnknown();
         allow = new AllowList(string(allowlist));
+        storeType();
         for (Key k : declaredKeys()) {
             if (!k.name().startsWith("topic.") && !k.name().equals("application.id") && !k.name().equals("schema.registry.url")
-                    && !k.name().equals("allowlist")) {
+                    && !k.name().equals("allowlist") && !k.name().equals("state.store.type")) {
                 doubleValue(k, 0);
             }
         }
@@ -92,6 +94,10 @@ public final class DetectorConfig extends Settings {
 
     public int topicPartitions() {
         return intValue(topicPartitions, 1);
+    }
+
+    public String storeType() {
+        return io.magicwand.streams.internal.StoreTypes.check(storeType.name(), string(storeType));
     }
 
     public short topicReplication() {

@@ -17,10 +17,11 @@ public final class FeaturesConfig extends Settings {
     public final Key peerFeaturesTopic = declare("topic.peer-features", "mw.peer-features", "output topic of PeerFeatures");
     public final Key insLoadTopic = declare("topic.ins-load", "mw.ins-load", "output topic of InsLoad");
     public final Key flowEmitInterval = declare("flow.emit.interval.ms", 5000, "periodic FlowFeatures of an open connection every this many ms (wall clock)");
-    public final Key flowEarlyAges = declare("flow.early.emit.ages.ms", "1000,2000", "extra FlowFeatures when an open connection reaches these ages (ms), so young slow connections are seen early; empty = none");
+    public final Key flowEarlyAges = declare("flow.early.emit.ages.ms", "1000,2000,3000,4000", "extra FlowFeatures when an open connection reaches these ages (ms), so young slow connections are seen early; empty = none");
     public final Key flowPunctuate = declare("flow.punctuate.ms", 500, "how often the wall-clock punctuator scans open connections");
     public final Key flowIdleExpire = declare("flow.idle.expire.ms", 600000, "an open connection with no observation for this long is dropped (end_reason EXPIRED)");
     public final Key flowIdleThreshold = declare("flow.idle.threshold.ms", 1000, "gap between data operations that separates an active period from an idle one");
+    public final Key flowSendWaitMin = declare("flow.send.wait.min.ms", 100, "send_wait_ms counts gaps between consecutive sends of at least this many ms (shorter ones are the sender's own pace)");
     public final Key flowGrace = declare("flow.grace.ms", 5000, "out-of-order observations of a connection up to this much older than its newest are re-sorted; closed connections are kept this long to absorb late records");
     public final Key flowReorderMax = declare("flow.reorder.max", 64, "at most this many recent observations are held for re-sorting per connection");
     public final Key peerWindowSize = declare("peer.window.size.ms", 10000, "PeerFeatures hopping window size");
@@ -30,6 +31,7 @@ public final class FeaturesConfig extends Settings {
     public final Key peerSlowMaxRate = declare("peer.slow.max.rate.bps", 500, "slow_connections: request rate below this many bytes/s (mod_reqtimeout MinRate=500)");
     public final Key insWindowSize = declare("ins.window.size.ms", 10000, "InsLoad window size");
     public final Key insWindowAdvance = declare("ins.window.advance.ms", 2000, "InsLoad window advance");
+    public final Key storeType = declare("state.store.type", "rocksdb", "state stores: rocksdb (persistent, default) or memory (rebuilt from the changelog at every start)");
     public final Key topicPartitions = declare("topic.partitions", 1, "partitions of topics this service creates when missing");
     public final Key topicReplication = declare("topic.replication", 1, "replication factor of topics this service creates when missing");
 
@@ -59,6 +61,7 @@ public final class FeaturesConfig extends Settings {
         longValue(flowIdleExpire, 1);
         longValue(flowIdleThreshold, 1);
         longValue(flowGrace, 0);
+        longValue(flowSendWaitMin, 0);
         intValue(flowReorderMax, 1);
         longList(flowEarlyAges);
         longValue(peerGrace, 0);
@@ -66,6 +69,7 @@ public final class FeaturesConfig extends Settings {
         doubleValue(peerSlowMaxRate, 0);
         intValue(topicPartitions, 1);
         intValue(topicReplication, 1);
+        storeType();
     }
 
     public String applicationId() {
@@ -112,6 +116,10 @@ public final class FeaturesConfig extends Settings {
         return longValue(flowIdleThreshold, 1);
     }
 
+    public long flowSendWaitMinMs() {
+        return longValue(flowSendWaitMin, 0);
+    }
+
     public long flowGraceMs() {
         return longValue(flowGrace, 0);
     }
@@ -150,6 +158,10 @@ public final class FeaturesConfig extends Settings {
 
     public int topicPartitions() {
         return intValue(topicPartitions, 1);
+    }
+
+    public String storeType() {
+        return io.magicwand.streams.internal.StoreTypes.check(storeType.name(), string(storeType));
     }
 
     public short topicReplication() {

@@ -10,6 +10,7 @@ import io.magicwand.streams.internal.Counters;
 import io.magicwand.streams.internal.Decode;
 import io.magicwand.streams.internal.EventTimeExtractor;
 import io.magicwand.streams.internal.Keys;
+import io.magicwand.streams.internal.StoreTypes;
 import java.util.Map;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
@@ -49,13 +50,13 @@ public final class FeaturesTopology {
         Serde<String> keys = Serdes.String();
 
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(FlowProcessor.STORE), keys, FlowState.SERDE));
+                StoreTypes.keyValue(config.storeType(), FlowProcessor.STORE), keys, FlowState.SERDE));
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(PeerProcessor.CONN_STORE), keys, PeerState.Conn.SERDE));
+                StoreTypes.keyValue(config.storeType(), PeerProcessor.CONN_STORE), keys, PeerState.Conn.SERDE));
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(PeerProcessor.AGG_STORE), keys, PeerState.Agg.SERDE));
+                StoreTypes.keyValue(config.storeType(), PeerProcessor.AGG_STORE), keys, PeerState.Agg.SERDE));
         builder.addStateStore(Stores.keyValueStoreBuilder(
-                Stores.persistentKeyValueStore(InsLoadProcessor.STORE), keys, InsLoadProcessor.Agg.SERDE));
+                StoreTypes.keyValue(config.storeType(), InsLoadProcessor.STORE), keys, InsLoadProcessor.Agg.SERDE));
 
         // Values are decoded inside the topology so that a poison pill is dead-lettered (see Decode).
         KStream<String, SocketEvent> events = builder.stream(config.socketEventsTopic(),

@@ -32,7 +32,7 @@ final class FlowProcessor implements Processor<String, SocketEvent, String, Obje
     private final Counters counters;
     private final long grace;
     private final int reorderMax;
-    private final long idleThreshold;
+    private final FlowParams idleThreshold;
     private final long emitInterval;
     private final List<Long> earlyAges;
     private final long idleExpire;
@@ -44,7 +44,7 @@ final class FlowProcessor implements Processor<String, SocketEvent, String, Obje
         this.counters = counters;
         this.grace = config.flowGraceMs();
         this.reorderMax = config.flowReorderMax();
-        this.idleThreshold = config.flowIdleThresholdMs();
+        this.idleThreshold = new FlowParams(config.flowIdleThresholdMs(), config.flowSendWaitMinMs());
         this.emitInterval = config.flowEmitIntervalMs();
         this.earlyAges = config.flowEarlyAgesMs();
         this.idleExpire = config.flowIdleExpireMs();

@@ -47,7 +47,7 @@ final class FlowState {
     /** Result of {@link #observe}. */
     enum Outcome { APPLIED, DUPLICATE, LATE }
 
-    Outcome observe(long ts, long cumIn, long cumOut, long graceMs, int reorderMax, long idleThresholdMs) {
+    Outcome observe(long ts, long cumIn, long cumOut, long graceMs, int reorderMax, FlowParams p) {
         lastEventMs = Math.max(lastEventMs, ts);
         maxTs = Math.max(maxTs, ts);
         boolean newTotals = cumIn > maxIn || cumOut > maxOut;
@@ -56,8 +56,8 @@ final class FlowState {
         if (cumIn == committed.curIn && cumOut == committed.curOut) {
             return Outcome.DUPLICATE;
         }
-        for (long[] p : pending) {
-            if (p[1] == cumIn && p[2] == cumOut) {
+        for (long[] q : pending) {
+            if (q[1] == cumIn && q[2] == cumOut) {
                 return Outcome.DUPLICATE;
             }
         }
@@ -71,7 +71,7 @@ final class FlowState {
             i--;
         }
         pending.add(i, obs);
-        commit(graceMs, reorderMax, idleThresholdMs);
+        commit(graceMs, reorderMax, p);
         return Outcome.APPLIED;
     }
 
@@ -81,22 +81,22 @@ final class FlowState {
     }
 
     /** Folds observations older than the grace (or beyond the buffer size) into the committed stats. */
-    void commit(long graceMs, int reorderMax, long idleThresholdMs) {
+    void commit(long graceMs, int reorderMax, FlowParams p) {
         while (!pending.isEmpty() && (pending.size() > reorderMax || pending.get(0)[0] < maxTs - graceMs)) {
             long[] o = pending.remove(0);
-            committed.apply(o[0], Math.max(o[1], committed.curIn), Math.max(o[2], committed.curOut), idleThresholdMs);
+            committed.apply(o[0], Math.max(o[1], committed.curIn), Math.max(o[2], committed.curOut), p);
         }
     }
 
     /** Committed stats with every pending observation and the late totals folded in. */
-    FlowStats view(long idleThresholdMs) {
+    FlowStats view(FlowParams p) {
         FlowStats s = committed.copy();
         for (long[] o : pending) {
-            s.apply(o[0], Math.max(o[1], s.curIn), Math.max(o[2], s.curOut), idleThresholdMs);
+            s.apply(o[0], Math.max(o[1], s.curIn), Math.max(o[2], s.curOut), p);
         }
         // Bytes seen only in late observations: count them at the newest time.
         if (maxIn > s.curIn || maxOut > s.curOut) {
-            s.apply(maxTs, maxIn, maxOut, idleThresholdMs);
+            s.apply(maxTs, maxIn, maxOut, p);
         }
         return s;
     }
@@ -105,8 +105,8 @@ final class FlowState {
      * Features as of {@code nowMs} (wall clock for periodic records, the close time for final ones).
      * {@code reason} OPEN gives a periodic record; CLOSED or EXPIRED a final one.
      */
-    FlowFeatures features(long nowMs, EndReason reason, long idleThresholdMs) {
-        FlowStats s = view(idleThresholdMs);
+    FlowFeatures features(long nowMs, EndReason reason, FlowParams p) {
+        FlowStats s = view(p);
         boolean isFinal = reason != EndReason.OPEN;
         long ref = isFinal ? lastEventMs : Math.max(nowMs, lastEventMs);
         long duration = Math.max(0, (isFinal ? lastEventMs : ref) - startMs);
@@ -125,7 +125,7 @@ final class FlowState {
         activeMean = FlowStats.mean(activeSum, activeN);
         double idleMax = s.idleMax;
         long curGap = ref - (s.lastOpTs >= 0 ? s.lastOpTs : startMs);
-        if (!isFinal && curGap >= idleThresholdMs) {
+        if (!isFinal && curGap >= p.idleThresholdMs()) {
             idleMax = Math.max(idleMax, curGap);
         }
         long serverWait = s.serverWait;
@@ -199,8 +199,8 @@ final class FlowState {
     }
 
     /** Whether the server is waiting on the client (no data yet, or the last data flowed in). */
-    boolean waitingOnClient(long idleThresholdMs) {
-        FlowStats s = view(idleThresholdMs);
+    boolean waitingOnClient(FlowParams p) {
+        FlowStats s = view(p);
         return s.lastOpTs < 0 || s.lastOpDir == FlowStats.IN;
     }
 

@@ -56,20 +56,20 @@ final class FlowStats {
     long sendWaitBytes;
 
     /** Applies one observation of the cumulative counters at {@code ts}. */
-    void apply(long ts, long cumIn, long cumOut, long idleThresholdMs) {
+    void apply(long ts, long cumIn, long cumOut, FlowParams p) {
         long dIn = cumIn - curIn;
         long dOut = cumOut - curOut;
         if (dIn > 0) {
-            op(ts, IN, dIn, idleThresholdMs);
+            op(ts, IN, dIn, p);
             curIn = cumIn;
         }
         if (dOut > 0) {
-            op(ts, OUT, dOut, idleThresholdMs);
+            op(ts, OUT, dOut, p);
             curOut = cumOut;
         }
     }
 
-    private void op(long ts, int dir, long n, long idleThresholdMs) {
+    private void op(long ts, int dir, long n, FlowParams p) {
         if (lastOpTs >= 0) {
             // Observations are sorted by cumulative bytes; a clock that stepped back gives gap 0.
             long gap = Math.max(0, ts - lastOpTs);
@@ -78,7 +78,7 @@ final class FlowStats {
             iatSumSq += (double) gap * gap;
             iatMin = iatMin < 0 ? gap : Math.min(iatMin, gap);
             iatMax = Math.max(iatMax, gap);
-            if (gap >= idleThresholdMs) {
+            if (gap >= p.idleThresholdMs()) {
                 idleN++;
                 idleSum += gap;
                 idleMax = Math.max(idleMax, gap);
@@ -91,7 +91,7 @@ final class FlowStats {
             if (dir == IN && lastOpDir == IN) {
                 serverWait += gap;
             }
-            if (dir == OUT && lastOpDir == OUT) {
+            if (dir == OUT && lastOpDir == OUT && gap >= p.sendWaitMinMs()) {
                 sendWait += gap;
                 sendWaitBytes += n;
             }

@@ -42,7 +42,6 @@ final class FeaturesDriver implements AutoCloseable {
         StreamsBuilder b = new StreamsBuilder();
         FeaturesTopology.build(b, config, counters);
         Properties p = StreamsSettings.streamsProperties(config.applicationId(), "dummy:9092", stateDir.toString(), config.kafkaProperties());
-        p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         driver = new TopologyTestDriver(b.build(), p, Instant.ofEpochMilli(wallClockStart));
         Map<String, Object> sc = Map.of(SerdeConfig.SCHEMA_REGISTRY_URL, config.registryUrl());
         events = driver.createInputTopic(config.socketEventsTopic(), new StringSerializer(),

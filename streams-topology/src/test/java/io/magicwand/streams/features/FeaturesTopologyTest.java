@@ -165,7 +165,7 @@ class FeaturesTopologyTest {
 
     @Test
     void silentConnectionGetsPeriodicFeaturesByWallClockAndExpires() {
-        try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of("flow.idle.expire.ms", "30000"))) {
+        try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of("flow.idle.expire.ms", "30000", "flow.early.emit.ages.ms", "1000,2000"))) {
             Ev c = new Ev("h1", 9, "203.0.113.9", 4000, T0);
             d.pipe(c, c.acceptOn(7, T0));
             d.pipe(c, c.at(T0 + 100, SocketOp.RECV, 50, 0));
