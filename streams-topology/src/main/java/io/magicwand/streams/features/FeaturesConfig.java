@@ -17,7 +17,7 @@ public final class FeaturesConfig extends Settings {
     public final Key peerFeaturesTopic = declare("topic.peer-features", "mw.peer-features", "output topic of PeerFeatures");
     public final Key insLoadTopic = declare("topic.ins-load", "mw.ins-load", "output topic of InsLoad");
     public final Key flowEmitInterval = declare("flow.emit.interval.ms", 5000, "periodic FlowFeatures of an open connection every this many ms (wall clock)");
-    public final Key flowEarlyAges = declare("flow.early.emit.ages.ms", "1000,2000,3000,4000", "extra FlowFeatures when an open connection reaches these ages (ms), so young slow connections are seen early; empty = none");
+    public final Key flowEarlyAges = declare("flow.early.emit.ages.ms", "1000,2000,3000,4000,6000,8000", "extra FlowFeatures when an open connection reaches these ages (ms), so young slow connections are seen early; empty = none");
     public final Key flowPunctuate = declare("flow.punctuate.ms", 500, "how often the wall-clock punctuator scans open connections");
     public final Key flowIdleExpire = declare("flow.idle.expire.ms", 600000, "an open connection with no observation for this long is dropped (end_reason EXPIRED)");
     public final Key flowIdleThreshold = declare("flow.idle.threshold.ms", 1000, "gap between data operations that separates an active period from an idle one");

@@ -131,16 +131,16 @@ final class Traffic implements AutoCloseable {
         }
     }
 
-    /** Slow read: a tiny receive window, then 128 bytes every 150 ms (850 B/s) of a 512 KiB response. */
+    /** Slow read: a tiny receive window, then 64 bytes every 125 ms (512 B/s) of a 512 KiB response. */
     void slowRead(String source, int n) {
         for (int i = 0; i < n; i++) {
             spawn("slowread-" + i, () -> {
                 Socket s = connect(source, 1024);
                 write(s, "GET /big HTTP/1.1\r\nHost: x\r\n" + UA + "\r\n");
                 InputStream in = s.getInputStream();
-                byte[] b = new byte[128];
+                byte[] b = new byte[64];
                 while (!stop.get()) {
-                    sleep(150);
+                    sleep(125);
                     if (in.read(b) < 0) {
                         return;
                     }
