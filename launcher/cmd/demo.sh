@@ -27,6 +27,8 @@ Options:
   --no-off             skip the protection-off run
   --keep-up            leave the stack running at the end even if the demo started it
   --plain              one status line per second instead of a refreshed screen
+  --up-args "ARGS"     options for ./mw up when the demo starts the stack
+                       (e.g. "--kafka-port 29092 --registry-port 28181")
 Results: \$MW_STATE/demo/<time>/ (run JSON, tool logs, report.txt, report.json).
 H
 }
@@ -146,7 +148,7 @@ demo_cleanup() {
 }
 
 cmd_main() {
-  local quick=0 timeline="" rate=20 conns=60 workers=16 port="" off=1 plain=""
+  local quick=0 timeline="" rate=20 conns=60 workers=16 port="" off=1 plain="" upargs=""
   DEMO_KEEP_UP=0
   while [ $# -gt 0 ]; do
     case "$1" in
@@ -159,6 +161,7 @@ cmd_main() {
       --no-off) off=0; shift ;;
       --keep-up) DEMO_KEEP_UP=1; shift ;;
       --plain) plain=--plain; shift ;;
+      --up-args) [ $# -ge 2 ] || mw_die "demo: --up-args needs a value"; upargs=$2; shift 2 ;;
       *) mw_die "demo: unknown option '$1' (see ./mw demo --help)" ;;
     esac
   done
@@ -189,7 +192,8 @@ cmd_main() {
   else
     mw_log "demo: starting the stack (./mw up)"
     DEMO_STARTED_STACK=1
-    "$MW_ROOT/mw" --state-dir "$MW_STATE" up >&2 || mw_die "demo: ./mw up failed (see above)"
+    # shellcheck disable=SC2086
+    "$MW_ROOT/mw" --state-dir "$MW_STATE" up $upargs >&2 || mw_die "demo: ./mw up failed (see above)"
   fi
   [ -n "$(mw_pid sink)" ] || { ( sink_start ) || mw_die "demo: the mitigation sink does not start"; }
 

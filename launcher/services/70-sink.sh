@@ -10,6 +10,8 @@
 # Default false while the built-in detector (60-detector.sh) is part of the stack, because that
 # detector sends its own UNBLOCK decisions; true otherwise (an external engine that only sends
 # BLOCKs with a ttl).
+# sink.block_close_existing (default true): a BLOCK also closes the address's open connections
+# (ADDRESS_BLOCK value 2, an extension), which is what frees the workers a slow attack holds.
 # State: $MW_STATE/data/sink (pending unblocks of bans that end by themselves).
 
 sink_flags="--sink-ops-port:sink.ops_port"
@@ -42,6 +44,8 @@ sink_start() {
   [ -f "$MW_ROOT/launcher/services/60-detector.sh" ] && unblock=false
   unblock=$(mw_conf_get sink.unblock_on_expiry "$unblock")
   args+=(--set "sink.unblock.on.expiry=$unblock")
+  # A ban cuts the source off: its open (slow) connections are closed too (ADDRESS_BLOCK val 2).
+  args+=(--set "sink.block.close.existing=$(mw_conf_get sink.block_close_existing true)")
   # The same host tags as netflow-ingest reads (ingest.sources), so decisions about a host go back
   # to the mwcomms its telemetry came from; any other tag goes to netflow.address.
   targets=$(mw_conf_get sink.netflow_targets "$(mw_conf_get ingest.sources)")

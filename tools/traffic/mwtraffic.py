@@ -421,6 +421,13 @@ async def attack_reporter(args, st, stop):
                 "open_per_source": {k: v for k, v in sorted(st.open_per_source.items()) if v}}
         emit(args, line, "attack %s t=%ds open=%d opened=%d connect_failures=%d closed_by_peer=%d sent=%dB read=%dB"
              % (args.kind, t, st.open, st.opened, st.failed, st.closed_by_peer, st.bytes_sent, st.bytes_read))
+    if args.stats_file:
+        # A last line once every connection is closed, so a reader of the file sees the end.
+        with open(args.stats_file, "a") as f:
+            f.write(json.dumps({"t": t, "kind": args.kind, "open": st.open, "opened": st.opened,
+                                "connect_failures": st.failed, "closed_by_peer": st.closed_by_peer,
+                                "bytes_sent": st.bytes_sent, "bytes_read": st.bytes_read, "open_per_source": {},
+                                "finished": True}) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------

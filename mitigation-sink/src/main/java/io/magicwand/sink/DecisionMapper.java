@@ -18,6 +18,7 @@ import java.util.List;
  * <pre>
  *   CLOSE          target SOCKET   write by socket  IS_OPEN (0x0101)        val.u32 = 0
  *   BLOCK          target ADDRESS  write by address ADDRESS_BLOCK (0x1103)  val.u32 = 1, ident = address
+ *                                  (val.u32 = 2, block and close existing, with sink.block.close.existing)
  *   UNBLOCK        target ADDRESS  write by address ADDRESS_BLOCK (0x1103)  val.u32 = 0, ident = address
  *   SET_ATTRIBUTE  target SOCKET   write by socket  attribute_name (a socket option)  val = value (see below)
  *                  target INS/GLOBAL congestion-control / delayed-ack: see {@link InsLifecycle#insWide}
@@ -31,8 +32,28 @@ public final class DecisionMapper {
 
     private DecisionMapper() {}
 
-    /** The requests for {@code d}, in the order they must be applied. */
+    /** Value of ADDRESS_BLOCK that also closes the address's open connections (extension, docs/protocol.md). */
+    public static final int BLOCK_AND_CLOSE = 2;
+
+    /** The requests for {@code d}, in the order they must be applied (BLOCK = val 1, new connections only). */
     public static List<FeatureRequest> map(MitigationDecision d) throws InvalidDecisionException {
+        return map(d, false);
+    }
+
+    /**
+     * The requests for {@code d}; with {@code blockClosesExisting} a BLOCK writes val 2 (the
+     * extension "block and close the address's open connections") instead of 1.
+     */
+    public static List<FeatureRequest> map(MitigationDecision d, boolean blockClosesExisting) throws InvalidDecisionException {
+        if (blockClosesExisting && d.getAction() == Action.BLOCK) {
+            requireTarget(d, TargetKind.ADDRESS);
+            return List.of(FeatureRequest.writeByAddress(0, FeatureNames.ADDRESS_BLOCK,
+                    FeatureRequest.u32Val(BLOCK_AND_CLOSE), address(d)));
+        }
+        return mapPlain(d);
+    }
+
+    private static List<FeatureRequest> mapPlain(MitigationDecision d) throws InvalidDecisionException {
         Action action = d.getAction();
         if (action == null) {
             throw new InvalidDecisionException("decision has no action");

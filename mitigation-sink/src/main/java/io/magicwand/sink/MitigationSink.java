@@ -9,9 +9,17 @@ import io.magicwand.serde.PoisonPills;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -20,6 +28,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.header.Header;
@@ -72,6 +81,8 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     private volatile long lastPollMs;
     private volatile String lastError = "";
     private volatile boolean failed;
+    /** Applies decisions on different targets concurrently (null when sink.parallelism is 1). */
+    private final ExecutorService pool;
 
     public MitigationSink(SinkConfig cfg, Consumer<byte[], byte[]> consumer, Producer<byte[], byte[]> producer,
                           Deserializer<MitigationDecision> decisions, Serializer<MitigationResult> results,
@@ -88,6 +99,12 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         this.clock = clock;
         this.metrics = metrics;
         this.lastPollMs = clock.millis();
+        int par = cfg.parallelism();
+        this.pool = par <= 1 ? null : Executors.newFixedThreadPool(par, r -> {
+            Thread t = new Thread(r, "mitigation-apply");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     @Override
@@ -112,40 +129,83 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             throw e;
         } finally {
             running = false;
+            if (pool != null) {
+                pool.shutdownNow();
+            }
             stopped.countDown();
         }
     }
 
-    /** One poll: handle the records, commit, lift due bans. Returns the number of records handled. */
+    /** One decision record of a poll batch on its way to a result. */
+    private static final class Work {
+        final ConsumerRecord<byte[], byte[]> rec;
+        MitigationDecision decision;
+        String id;
+        List<FeatureRequest> requests;
+        long expiresAt;
+        String dlqReason;
+        Outcome outcome; // null until known
+        long outcomeAtMs;
+
+        Work(ConsumerRecord<byte[], byte[]> rec) {
+            this.rec = rec;
+        }
+
+        boolean done() {
+            return dlqReason != null || outcome != null;
+        }
+    }
+
+    /**
+     * One poll: classify the records (decode, duplicate, expiry, mapping), apply the ones that need
+     * NetFlow requests — serially per target (same address, same socket, same INS), in parallel across
+     * targets — then produce every result and dead letter, wait for their acknowledgements, and
+     * commit. Finally lift due bans. Returns the number of records handled.
+     */
     int pollOnce() throws InterruptedException {
         ConsumerRecords<byte[], byte[]> recs = consumer.poll(Duration.ofMillis(cfg.pollTimeoutMs()));
         lastPollMs = clock.millis();
-        int n = 0;
-        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+        List<Work> batch = new ArrayList<>();
+        Map<TopicPartition, Long> retryFrom = new HashMap<>();
+        Set<String> batchIds = new HashSet<>();
         for (TopicPartition tp : recs.partitions()) {
             for (ConsumerRecord<byte[], byte[]> r : recs.records(tp)) {
-                if (!running) {
-                    consumer.seek(tp, r.offset());
+                Work w = new Work(r);
+                if (!classify(w, batchIds)) {
+                    // Not decodable now (registry unreachable): re-read it and the rest of this partition later.
+                    retryFrom.put(tp, r.offset());
                     break;
                 }
-                boolean done;
-                try {
-                    done = handle(r);
-                } catch (InterruptedException e) {
-                    consumer.seek(tp, r.offset()); // shutting down mid-decision: it is redelivered next time
-                    commitSync(commit);
-                    throw e;
-                }
-                if (!done) {
-                    // Not handled now (registry unreachable): re-read it and the rest of this partition later.
-                    consumer.seek(tp, r.offset());
-                    break;
-                }
-                commit.put(tp, new OffsetAndMetadata(r.offset() + 1));
-                n++;
+                batch.add(w);
             }
         }
+        InterruptedException interrupted = null;
+        try {
+            apply(batch);
+        } catch (InterruptedException e) {
+            interrupted = e; // shutting down: report what is known, the rest is redelivered
+        }
+        int n = report(batch);
+        // Commit per partition up to the first record without a result; re-read from there.
+        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+        Map<TopicPartition, Long> firstOpen = new HashMap<>();
+        for (Work w : batch) {
+            TopicPartition tp = new TopicPartition(w.rec.topic(), w.rec.partition());
+            if (firstOpen.containsKey(tp)) {
+                continue;
+            }
+            if (w.done()) {
+                commit.put(tp, new OffsetAndMetadata(w.rec.offset() + 1));
+            } else {
+                firstOpen.put(tp, w.rec.offset());
+            }
+        }
+        firstOpen.forEach((tp, off) -> retryFrom.merge(tp, off, Math::min));
         commitSync(commit);
+        retryFrom.forEach(consumer::seek);
+        if (interrupted != null) {
+            throw interrupted;
+        }
         liftDueBans();
         return n;
     }
@@ -153,12 +213,16 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     private void commitSync(Map<TopicPartition, OffsetAndMetadata> commit) {
         if (!commit.isEmpty()) {
             consumer.commitSync(commit);
-            commit.clear();
         }
     }
 
-    /** Handles one record; false when it must be retried later (nothing was reported for it). */
-    boolean handle(ConsumerRecord<byte[], byte[]> r) throws InterruptedException {
+    /**
+     * Decodes and checks one record; false when it must be retried later (registry unavailable).
+     * Sets the outcome of records that need no NetFlow request (dead letter, duplicate, expired,
+     * invalid).
+     */
+    private boolean classify(Work w, Set<String> batchIds) throws InterruptedException {
+        ConsumerRecord<byte[], byte[]> r = w.rec;
         metrics.received();
         MitigationDecision d;
         try {
@@ -174,40 +238,142 @@ public final class MitigationSink implements Runnable, AutoCloseable {
                 Thread.sleep(1000);
                 return false;
             }
-            deadLetter(r, e.getMessage() != null ? e.getMessage() : e.toString());
+            w.dlqReason = e.getMessage() != null ? e.getMessage() : e.toString();
             return true;
         }
-        String id = d.getDecisionId() == null ? "" : d.getDecisionId().toString();
-        if (id.isBlank()) {
-            deadLetter(r, "decision has an empty decision_id (results and idempotency are keyed by it)");
+        w.decision = d;
+        w.id = d.getDecisionId() == null ? "" : d.getDecisionId().toString();
+        if (w.id.isBlank()) {
+            w.dlqReason = "decision has an empty decision_id (results and idempotency are keyed by it)";
             return true;
         }
         long now = clock.millis();
-        if (applied.contains(id)) {
-            publish(d, id, new Outcome(ResultStatus.SKIPPED_DUPLICATE, 0,
-                    "decision " + id + " was already handled (redelivery); not applied again", 0), now);
+        w.outcomeAtMs = now;
+        if (applied.contains(w.id) || !batchIds.add(w.id)) {
+            w.outcome = new Outcome(ResultStatus.SKIPPED_DUPLICATE, 0,
+                    "decision " + w.id + " was already handled (redelivery); not applied again", 0);
             return true;
         }
         long ttl = d.getTtlMs();
-        long expiresAt = ttl > 0 ? d.getCreatedAtMs() + ttl : Long.MAX_VALUE;
-        if (now > expiresAt) {
-            publish(d, id, Outcome.expired("expired " + (now - expiresAt) + " ms before it could be applied (created_at_ms "
-                    + d.getCreatedAtMs() + ", ttl_ms " + ttl + ")", 0), now);
+        w.expiresAt = ttl > 0 ? d.getCreatedAtMs() + ttl : Long.MAX_VALUE;
+        if (now > w.expiresAt) {
+            w.outcome = Outcome.expired("expired " + (now - w.expiresAt) + " ms before it could be applied (created_at_ms "
+                    + d.getCreatedAtMs() + ", ttl_ms " + ttl + ")", 0);
             return true;
         }
-        List<FeatureRequest> reqs;
         try {
-            reqs = DecisionMapper.map(d);
+            w.requests = DecisionMapper.map(d, cfg.blockClosesExisting());
         } catch (InvalidDecisionException e) {
-            publish(d, id, Outcome.failed(Errno.EINVAL, "invalid decision: " + e.getMessage(), 0), now);
-            return true;
+            w.outcome = Outcome.failed(Errno.EINVAL, "invalid decision: " + e.getMessage(), 0);
         }
-        Outcome o = executor.execute(d.getHost().toString(), reqs, expiresAt, () -> !running);
-        if (o.status() == ResultStatus.APPLIED) {
-            trackBan(d, id);
-        }
-        publish(d, id, o, clock.millis());
         return true;
+    }
+
+    /** The target a decision acts on: decisions on the same target are applied in order. */
+    static String targetKey(MitigationDecision d) {
+        String host = String.valueOf(d.getHost());
+        switch (d.getTarget()) {
+            case SOCKET:
+                return host + "|socket|" + d.getSocketId();
+            case ADDRESS:
+                return host + "|address|" + (d.getAddress() == null ? "" : d.getAddress().toString().trim());
+            default:
+                return host + "|ins"; // INS-wide and lifecycle changes: one at a time per host
+        }
+    }
+
+    /** Applies the batch's pending decisions: serially per target, up to sink.parallelism targets at once. */
+    private void apply(List<Work> batch) throws InterruptedException {
+        Map<String, List<Work>> byTarget = new LinkedHashMap<>();
+        for (Work w : batch) {
+            if (!w.done() && w.requests != null) {
+                byTarget.computeIfAbsent(targetKey(w.decision), k -> new ArrayList<>()).add(w);
+            }
+        }
+        if (byTarget.isEmpty()) {
+            return;
+        }
+        if (byTarget.size() == 1 || pool == null) {
+            for (List<Work> group : byTarget.values()) {
+                applyGroup(group);
+            }
+            return;
+        }
+        List<Future<?>> futures = new ArrayList<>();
+        for (List<Work> group : byTarget.values()) {
+            futures.add(pool.submit(() -> {
+                applyGroup(group);
+                return null;
+            }));
+        }
+        InterruptedException interrupted = null;
+        for (Future<?> f : futures) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof InterruptedException ie) {
+                    interrupted = ie;
+                } else {
+                    throw new IllegalStateException("applying decisions failed: " + e.getCause(), e.getCause());
+                }
+            }
+        }
+        if (interrupted != null) {
+            throw interrupted;
+        }
+    }
+
+    private void applyGroup(List<Work> group) throws InterruptedException {
+        for (Work w : group) {
+            Outcome o = executor.execute(w.decision.getHost().toString(), w.requests, w.expiresAt, () -> !running);
+            w.outcomeAtMs = clock.millis();
+            w.outcome = o;
+        }
+    }
+
+    /**
+     * Produces the results and dead letters of the batch (in record order), waits until Kafka has
+     * acknowledged all of them, and only then counts the decisions as handled.
+     */
+    private int report(List<Work> batch) throws InterruptedException {
+        List<ProducerRecord<byte[], byte[]>> sent = new ArrayList<>();
+        List<Future<RecordMetadata>> acks = new ArrayList<>();
+        int n = 0;
+        for (Work w : batch) {
+            ProducerRecord<byte[], byte[]> rec;
+            if (w.dlqReason != null) {
+                rec = deadLetter(w.rec, w.dlqReason);
+            } else if (w.outcome != null) {
+                if (w.outcome.status() == ResultStatus.APPLIED) {
+                    trackBan(w.decision, w.id);
+                }
+                rec = resultRecord(w.decision, w.id, w.outcome, w.outcomeAtMs);
+            } else {
+                continue;
+            }
+            sent.add(rec);
+            acks.add(sendQuietly(rec));
+            n++;
+        }
+        producer.flush();
+        for (int i = 0; i < sent.size(); i++) {
+            try {
+                acks.get(i).get();
+            } catch (ExecutionException e) {
+                produceDurably(sent.get(i)); // retried until acknowledged (or the sink stops)
+            }
+        }
+        return n;
+    }
+
+    private Future<RecordMetadata> sendQuietly(ProducerRecord<byte[], byte[]> rec) {
+        try {
+            return producer.send(rec);
+        } catch (RuntimeException e) {
+            CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
+            f.completeExceptionally(e);
+            return f;
+        }
     }
 
     private void trackBan(MitigationDecision d, String id) {
@@ -259,13 +425,12 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         }
     }
 
-    private void publish(MitigationDecision d, String id, Outcome o, long now) throws InterruptedException {
+    private ProducerRecord<byte[], byte[]> resultRecord(MitigationDecision d, String id, Outcome o, long now) {
         long latency = Math.max(0, now - d.getCreatedAtMs());
         MitigationResult res = MitigationResult.newBuilder().setDecisionId(id).setHost(d.getHost())
                 .setInsId(d.getInsId()).setAction(d.getAction().name()).setStatus(o.status()).setErrno(o.errno())
                 .setMessage(o.message()).setAppliedAtMs(now).setLatencyMs(latency).build();
         byte[] value = results.serialize(cfg.resultsTopic(), res);
-        produceDurably(new ProducerRecord<>(cfg.resultsTopic(), null, id.getBytes(StandardCharsets.UTF_8), value));
         if (o.status() != ResultStatus.SKIPPED_DUPLICATE) {
             applied.add(id);
         }
@@ -275,9 +440,10 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         } else {
             log.warn("decision {} {} on {}: {} {}", id, d.getAction(), d.getHost(), o.status(), o.message());
         }
+        return new ProducerRecord<>(cfg.resultsTopic(), null, id.getBytes(StandardCharsets.UTF_8), value);
     }
 
-    private void deadLetter(ConsumerRecord<byte[], byte[]> r, String reason) throws InterruptedException {
+    private ProducerRecord<byte[], byte[]> deadLetter(ConsumerRecord<byte[], byte[]> r, String reason) {
         RecordHeaders h = new RecordHeaders();
         for (Header x : r.headers()) {
             h.add(x);
@@ -287,9 +453,9 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         h.add(H_PARTITION, Integer.toString(r.partition()).getBytes(StandardCharsets.UTF_8));
         h.add(H_OFFSET, Long.toString(r.offset()).getBytes(StandardCharsets.UTF_8));
         h.add(H_TIMESTAMP, Long.toString(clock.millis()).getBytes(StandardCharsets.UTF_8));
-        produceDurably(new ProducerRecord<>(cfg.dlqTopic(), null, r.key(), r.value(), h));
         metrics.dlq();
         log.warn("decision record {}-{}@{} sent to {}: {}", r.topic(), r.partition(), r.offset(), cfg.dlqTopic(), reason);
+        return new ProducerRecord<>(cfg.dlqTopic(), null, r.key(), r.value(), h);
     }
 
     /**

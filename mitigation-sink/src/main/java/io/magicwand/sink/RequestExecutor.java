@@ -137,6 +137,9 @@ public final class RequestExecutor {
         String target;
         if (r.isBySocket()) {
             target = "socket " + r.identSocket();
+        } else if ((r.flags() & InsLifecycle.FLAG_BY_INS) != 0) {
+            byte[] id = r.ident();
+            target = "INS " + (((id[0] & 0xFFL) << 24) | ((id[1] & 0xFFL) << 16) | ((id[2] & 0xFFL) << 8) | (id[3] & 0xFFL));
         } else if (r.name() == FeatureNames.ADDRESS_BLOCK) {
             target = r.identAddress().getHostAddress();
         } else {

@@ -38,6 +38,8 @@ public final class SinkConfig {
         key("netflow.reconnect.backoff.ms", "100", "first reconnect delay (doubles, with jitter)");
         key("netflow.reconnect.backoff.max.ms", "5000", "longest reconnect delay");
         key("netflow.unavailable.max.ms", "60000", "how long a decision waits for a lost mwcomms connection before TIMED_OUT");
+        key("sink.parallelism", "16", "decisions on different targets (address, socket, INS) applied at once; same target: in order");
+        key("sink.block.close.existing", "false", "BLOCK also closes the address's open connections (ADDRESS_BLOCK val 2, an extension; false = val 1 of the original protocol)");
         key("sink.unblock.on.expiry", "true", "send UNBLOCK when a BLOCK's ttl_ms runs out (turn off if the detector sends its own unblocks)");
         key("sink.state.dir", "", "directory for the pending-unblock file (empty: kept in memory only)");
         key("idempotency.window.ms", "86400000", "results younger than this are read back at start-up to skip already-handled decisions");
@@ -77,6 +79,7 @@ public final class SinkConfig {
         }
         bool("topics.create");
         bool("sink.unblock.on.expiry");
+        bool("sink.block.close.existing");
     }
 
     /** Defaults overridden by {@code props}. Unknown keys (other than {@code kafka.*}) are an error. */
@@ -141,6 +144,8 @@ public final class SinkConfig {
     public long reconnectBackoffMaxMs() { return num("netflow.reconnect.backoff.max.ms"); }
     public long unavailableMaxMs() { return num("netflow.unavailable.max.ms"); }
     public boolean unblockOnExpiry() { return bool("sink.unblock.on.expiry"); }
+    public boolean blockClosesExisting() { return bool("sink.block.close.existing"); }
+    public int parallelism() { return (int) Math.max(1, Math.min(256, num("sink.parallelism"))); }
     public long idempotencyWindowMs() { return num("idempotency.window.ms"); }
     public int idempotencyMaxIds() { return (int) Math.min(Integer.MAX_VALUE, num("idempotency.max.ids")); }
     public long pollTimeoutMs() { return num("poll.timeout.ms"); }

@@ -46,6 +46,15 @@ class DecisionMapperTest {
     }
 
     @Test
+    void blockCanAlsoCloseExistingConnections() throws Exception {
+        List<FeatureRequest> rs = DecisionMapper.map(Decisions.block("b", "127.0.0.9", 1000), true);
+        assertEquals("d320" + "01020304" + "0001" + "1103" + "00000002" + z(12) + "00000004" + "7f000009" + z(12),
+                HexFormat.of().formatHex(NetflowCodec.encode(DecisionMapper.withId(rs.get(0), 0x01020304L))));
+        // UNBLOCK is the same either way
+        assertEquals(DecisionMapper.map(Decisions.unblock("u", "10.0.1.2"), true), DecisionMapper.map(Decisions.unblock("u", "10.0.1.2")));
+    }
+
+    @Test
     void setAttributeTimesAreTimeValuesOthersU32() throws Exception {
         // rcvtimeo 1500 ms -> {s=1, us=500000}
         assertEquals("d320" + "01020304" + "0003" + "010c" + "0000000000000001" + "000000000007a120"

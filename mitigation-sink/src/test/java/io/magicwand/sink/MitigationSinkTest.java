@@ -272,6 +272,63 @@ class MitigationSinkTest {
     }
 
     @Test
+    void differentTargetsAreAppliedConcurrentlySameTargetInOrder() throws Exception {
+        // A slow mwcomms that works on requests concurrently: each answer comes 400 ms later.
+        server.script(r -> {
+            java.util.concurrent.CompletableFuture.delayedExecutor(400, java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .execute(() -> {
+                        try {
+                            server.sendToClients(io.magicwand.netflow.NetflowCodec.encode(
+                                    io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val())));
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+            return null;
+        });
+        start(Map.of("sink.parallelism", "8", "netflow.request.timeout.ms", "3000"));
+        for (int i = 1; i <= 6; i++) {
+            add(Decisions.close("par" + i, 100 + i));
+        }
+        add(Decisions.block("b-then-u-1", "127.0.0.90", 0));
+        add(Decisions.unblock("b-then-u-2", "127.0.0.90"));
+        long t0 = System.nanoTime();
+        assertEquals(8, sink.pollOnce());
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        // 8 requests of 400 ms each: serially 3.2 s; 7 targets in parallel, the address's two in order.
+        assertTrue(ms < 2500, "took " + ms + " ms");
+        List<FeatureRequest> seen = server.requests();
+        assertEquals(8, seen.size());
+        int block = -1;
+        int unblock = -1;
+        for (int i = 0; i < seen.size(); i++) {
+            if (seen.get(i).name() == FeatureNames.ADDRESS_BLOCK) {
+                if (seen.get(i).valU32() == 1) {
+                    block = i;
+                } else {
+                    unblock = i;
+                }
+            }
+        }
+        assertTrue(block >= 0 && unblock > block, "BLOCK before UNBLOCK of the same address");
+        List<MitigationResult> rs = results();
+        assertEquals(List.of("par1", "par2", "par3", "par4", "par5", "par6", "b-then-u-1", "b-then-u-2"),
+                rs.stream().map(r -> r.getDecisionId().toString()).collect(Collectors.toList()), "results in record order");
+        assertTrue(rs.stream().allMatch(r -> r.getStatus() == ResultStatus.APPLIED));
+        assertEquals(8, committed());
+    }
+
+    @Test
+    void sameIdTwiceInOneBatchIsAppliedOnce() throws Exception {
+        start(Map.of());
+        add(Decisions.close("twice", 5));
+        add(Decisions.close("twice", 5));
+        sink.pollOnce();
+        assertEquals(1, server.requests().size());
+        assertEquals(ResultStatus.SKIPPED_DUPLICATE, results().get(1).getStatus());
+    }
+
+    @Test
     void pendingUnblocksSurviveARestart() throws Exception {
         BanScheduler a = new BanScheduler(tmp);
         a.schedule("h", "127.0.0.1", 1000, "x");
