@@ -19,6 +19,7 @@ static const char *const op_names[MW_OP__MAX] = {
     [MW_OP_TRACE] = "trace", [MW_OP_INS_HELLO] = "ins_hello", [MW_OP_INS_RESTORE] = "ins_restore",
     [MW_OP_INS_HANDOFF] = "ins_handoff", [MW_OP_INS_FEATURE] = "ins_feature",
     [MW_OP_INS_CLOSE] = "ins_close", [MW_OP_ACCEPTED] = "accepted", [MW_OP_OBS] = "obs",
+    [MW_OP_OBS_BATCH] = "obs_batch",
 };
 
 const char *mw_ctl_op_name(unsigned op)
@@ -48,6 +49,7 @@ int mw_ctl_payload_len(unsigned op, int reply)
     case MW_OP_INS_CLOSE: return 0;
     case MW_OP_ACCEPTED: return sizeof(struct mw_ctl_accepted);
     case MW_OP_OBS: return sizeof(struct mw_ctl_obs);
+    case MW_OP_OBS_BATCH: return 0;   /* variable */
     default: return -1;
     }
 }
@@ -207,7 +209,7 @@ static int op_allowed(unsigned op, int reply, int from)
         return (op >= MW_OP_SOCKET && op <= MW_OP_INFO) ||
                (op >= MW_OP_INS_HELLO && op <= MW_OP_INS_CLOSE);
     case MW_FROM_INS:
-        return op == MW_OP_OBS || op == MW_OP_ACCEPTED;
+        return op == MW_OP_OBS || op == MW_OP_OBS_BATCH || op == MW_OP_ACCEPTED;
     default:
         return 0;
     }
@@ -224,14 +226,33 @@ int mw_ctl_check(const void *buf, size_t n, int nfds, int from)
         return -EPROTO;
     if (m->h.len != n || n > MW_CTL_MAX_MSG)
         return -EPROTO;
-    if (m->h.flags & ~(MW_CTL_F_REPLY | MW_CTL_F_NONBLOCK))
+    if (m->h.flags & ~(MW_CTL_F_REPLY | MW_CTL_F_NONBLOCK | MW_CTL_F_NOREPLY))
         return -EINVAL;
     reply = (m->h.flags & MW_CTL_F_REPLY) != 0;
+    if ((m->h.flags & MW_CTL_F_NOREPLY) && (reply || m->h.op != MW_OP_SETSOCKOPT))
+        return -EINVAL;
     plen = mw_ctl_payload_len(m->h.op, reply);
     if (plen < 0 || !op_allowed(m->h.op, reply, from))
         return -EPROTO;
     if (reply && (m->h.op == MW_OP_STATUS || m->h.op == MW_OP_TRACE)) {
         /* variable text payload */
+    } else if (!reply && m->h.op == MW_OP_OBS_BATCH) {
+        const struct mw_ctl_obs_batch *b = &((const struct mw_ctl_obs_batch_msg *)buf)->b;
+        if (n < sizeof(struct mw_ctl_hdr) + 8)
+            return -EPROTO;
+        if (b->count < 1 || b->count > MW_CTL_OBS_BATCH || n != MW_CTL_OBS_BATCH_LEN(b->count))
+            return -EPROTO;
+        if (nfds != 0 || m->h.status != 0)
+            return -EINVAL;
+        for (uint32_t i = 0; i < b->count; i++) {
+            const struct mw_ctl_obs *o = &b->rec[i].obs;
+            int r;
+            if (o->obs < 1 || o->obs > 7 || o->state > MW_SS_CLOSED)
+                return -EINVAL;
+            if ((r = mw_ctl_addr_check(&o->local, 1)) || (r = mw_ctl_addr_check(&o->peer, 1)))
+                return r;
+        }
+        return 0;
     } else if (n != sizeof(struct mw_ctl_hdr) + (size_t)plen) {
         return -EPROTO;
     }

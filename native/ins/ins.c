@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -58,7 +59,7 @@ static void flush_q(struct ins_ctx *c)
 {
     while (c->q_head) {
         struct ins_outq *q = c->q_head;
-        int r = mw_ctl_send(c->ctl, &q->m, q->len, NULL, 0, MSG_DONTWAIT);
+        int r = mw_ctl_send(c->ctl, q->data, q->len, NULL, 0, MSG_DONTWAIT);
         if (r == -EAGAIN)
             break;
         if (r < 0) {
@@ -74,14 +75,13 @@ static void flush_q(struct ins_ctx *c)
     ctl_interest(c);
 }
 
-/* Send a message without fds to mwcomms; queue it when the channel is full. Droppable messages
- * (recv/send observations) are dropped, and counted, when the queue is very long: the next one
- * carries the cumulative counts anyway. */
-static void to_hub(struct ins_ctx *c, struct mw_ctl_msg *m, int droppable)
+/* Send a message without fds to mwcomms; queue it when the channel is full (never block the
+ * loop). */
+static void to_hub_raw(struct ins_ctx *c, const void *m, size_t len)
 {
     int r;
     if (!c->q_head) {
-        r = mw_ctl_send(c->ctl, m, m->h.len, NULL, 0, MSG_DONTWAIT);
+        r = mw_ctl_send(c->ctl, m, len, NULL, 0, MSG_DONTWAIT);
         if (r == 0)
             return;
         if (r != -EAGAIN) {
@@ -90,18 +90,15 @@ static void to_hub(struct ins_ctx *c, struct mw_ctl_msg *m, int droppable)
             return;
         }
     }
-    if (droppable && c->q_len >= OUTQ_MAX) {
-        c->obs_dropped++;
-        return;
-    }
-    struct ins_outq *q = malloc(sizeof(*q));
+    struct ins_outq *q = malloc(sizeof(*q) + len);
     if (!q) {
+        mw_log("malloc(out queue): out of memory; a message to mwcomms is lost");
         c->obs_dropped++;
         return;
     }
     q->next = NULL;
-    q->len = m->h.len;
-    memcpy(&q->m, m, m->h.len);
+    q->len = len;
+    memcpy(q->data, m, len);
     if (c->q_tail)
         c->q_tail->next = q;
     else
@@ -109,6 +106,24 @@ static void to_hub(struct ins_ctx *c, struct mw_ctl_msg *m, int droppable)
     c->q_tail = q;
     c->q_len++;
     ctl_interest(c);
+}
+
+/* Send the observations batched so far (one packet). Called when the batch is full, at the end
+ * of every loop round, and before anything else goes to mwcomms, so order is kept. */
+static void flush_batch(struct ins_ctx *c)
+{
+    if (!c->batch || !c->batch->b.count)
+        return;
+    c->batch->h.len = (uint32_t)MW_CTL_OBS_BATCH_LEN(c->batch->b.count);
+    to_hub_raw(c, c->batch, c->batch->h.len);
+    c->batch->b.count = 0;
+}
+
+static void to_hub(struct ins_ctx *c, struct mw_ctl_msg *m, int droppable)
+{
+    (void)droppable;
+    flush_batch(c);
+    to_hub_raw(c, m, m->h.len);
 }
 
 static void reply(struct ins_ctx *c, const struct mw_ctl_msg *req, int status, struct mw_ctl_msg *rep)
@@ -153,24 +168,34 @@ static void reply_info(struct ins_ctx *c, const struct mw_ctl_msg *req, int stat
 static void emit(struct ins_ctx *c, struct ins_sock *s, int obs, int err, uint64_t extra,
                  const struct ins_sock *other)
 {
-    struct mw_ctl_msg m;
     const struct ins_sock *src = other ? other : s;
-    mw_ctl_init(&m, MW_OP_OBS, 0, s->sockid);
-    m.u.obs.obs = (uint16_t)obs;
-    m.u.obs.state = src->state;
-    m.u.obs.domain = src->domain;
-    m.u.obs.err = err;
-    m.u.obs.inode = src->inode;
-    m.u.obs.start_sec = s->start_sec;
-    m.u.obs.start_nsec = s->start_nsec;
-    now_real(&m.u.obs.ts_sec, &m.u.obs.ts_nsec);
-    m.u.obs.local = src->local;
-    m.u.obs.peer = src->peer;
-    m.u.obs.bytes_in = s->bytes_in;
-    m.u.obs.bytes_out = s->bytes_out;
-    m.u.obs.extra = extra;
-    to_hub(c, &m, obs == 5 || obs == 6);
+    struct mw_ctl_obs_rec *r;
     s->obs_dirty = 0;
+    if ((obs == 5 || obs == 6) && c->q_len >= OUTQ_MAX) {
+        /* mwcomms is far behind: drop byte-count updates (the next one carries the totals) */
+        c->obs_dropped++;
+        return;
+    }
+    if (c->batch->b.count == MW_CTL_OBS_BATCH)
+        flush_batch(c);
+    r = &c->batch->b.rec[c->batch->b.count++];
+    memset(r, 0, sizeof(*r));
+    r->sockid = s->sockid;
+    r->obs.obs = (uint16_t)obs;
+    r->obs.state = src->state;
+    r->obs.domain = src->domain;
+    r->obs.err = err;
+    r->obs.inode = src->inode;
+    r->obs.start_sec = s->start_sec;
+    r->obs.start_nsec = s->start_nsec;
+    now_real(&r->obs.ts_sec, &r->obs.ts_nsec);
+    r->obs.local = src->local;
+    r->obs.peer = src->peer;
+    r->obs.bytes_in = s->bytes_in;
+    r->obs.bytes_out = s->bytes_out;
+    r->obs.extra = extra;
+    if (obs == 3)
+        flush_batch(c);   /* mwcomms must know a new connection before the application has it */
 }
 
 /* recv (5) / send (6) observations, coalesced per socket when an interval is configured. */
@@ -285,6 +310,12 @@ static int addr_of(int fd, int peer, struct mw_ctl_addr *a)
     if (r < 0)
         return -errno;
     return mw_ctl_addr_from_sockaddr(a, (struct sockaddr *)&ss, len);
+}
+
+static int addr_is_any(const struct mw_ctl_addr *a)
+{
+    static const uint8_t zero[16];
+    return memcmp(a->addr, zero, a->family == AF_INET ? 4 : 16) == 0;
 }
 
 static int is_blocked(struct ins_ctx *c, const struct mw_ctl_addr *a)
@@ -679,8 +710,8 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
         close(tcpfd);
         return -1;
     }
-    fl = fcntl(sp[1], F_GETFL);
-    fcntl(sp[1], F_SETFL, fl | O_NONBLOCK);
+    fl = 1;
+    ioctl(sp[1], FIONBIO, &fl);   /* only our end: the app's end stays blocking, as accept gives */
     n = sock_new(c, new_sockid(c), K_CONN, l->domain);
     if (!n) {
         close(sp[0]);
@@ -696,7 +727,10 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     n->tcp = tcpfd;
     n->ufd = sp[1];
     n->peer = *peer;
-    addr_of(tcpfd, 0, &n->local);
+    if (l->local.family && !addr_is_any(&l->local))
+        n->local = l->local;     /* bound to one address: that is the local address */
+    else
+        addr_of(tcpfd, 0, &n->local);
     n->state = MW_SS_CONNECTED;
     tcp_defaults(c, tcpfd);
     mw_ctl_init(&l->held_msg, MW_OP_ACCEPTED, 0, n->sockid);
@@ -933,6 +967,13 @@ static void op_sockopt(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock 
         }
         rep.u.sockopt.optlen = len;
         reply(c, m, 0, &rep);
+        return;
+    }
+    if (m->h.flags & MW_CTL_F_NOREPLY) {
+        /* fire and forget: the shim already answered (an option that cannot fail once valid) */
+        if (apply_opt_allowed(o->level, o->optname) && s->tcp >= 0 &&
+            setsockopt(s->tcp, o->level, o->optname, o->val, o->optlen) < 0)
+            mw_dbg("setsockopt(%d,%d) on %llx: %m", o->level, o->optname, (unsigned long long)s->sockid);
         return;
     }
     if (!apply_opt_allowed(o->level, o->optname)) {
@@ -1184,7 +1225,8 @@ void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
     }
     s = mw_u64map_get(&c->socks, m->h.sockid);
     if (!s) {
-        reply_info(c, m, -EBADF, NULL);
+        if (!(m->h.flags & MW_CTL_F_NOREPLY))
+            reply_info(c, m, -EBADF, NULL);
         return;
     }
     switch (op) {
@@ -1241,8 +1283,12 @@ int ins_init(struct ins_ctx *c, int ctl_fd, uint32_t id)
         return -errno;
     c->scratch_len = SCRATCH;
     c->scratch = malloc(SCRATCH);
-    if (!c->scratch || mw_u64map_init(&c->socks, 1024) < 0)
+    c->batch = calloc(1, sizeof(*c->batch));
+    if (!c->scratch || !c->batch || mw_u64map_init(&c->socks, 1024) < 0)
         return -ENOMEM;
+    c->batch->h.magic = MW_CTL_MAGIC;
+    c->batch->h.version = MW_CTL_VERSION;
+    c->batch->h.op = MW_OP_OBS_BATCH;
     fcntl(ctl_fd, F_SETFL, fcntl(ctl_fd, F_GETFL) | O_NONBLOCK);
     c->ctltag.type = T_CTL;
     c->ctl_ev = EPOLLIN;
@@ -1265,8 +1311,26 @@ static void reap(struct ins_ctx *c)
 int ins_run(struct ins_ctx *c)
 {
     struct epoll_event evs[256];
+    uint64_t batch_since = 0;
     while (!c->quit) {
-        int n = epoll_wait(c->ep, evs, 256, -1);
+        /* Observations wait in the batch for at most ~1 ms (or until it is full, or something
+         * else goes to mwcomms): mwcomms is woken about once a millisecond under load instead of
+         * once per relay operation. */
+        int timeout = -1;
+        if (c->batch->b.count) {
+            uint64_t now = mw_now_ns();
+            if (!batch_since)
+                batch_since = now;
+            if (now - batch_since >= 1000000ull) {
+                flush_batch(c);
+                batch_since = 0;
+            } else {
+                timeout = 1;
+            }
+        } else {
+            batch_since = 0;
+        }
+        int n = epoll_wait(c->ep, evs, 256, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1304,6 +1368,8 @@ int ins_run(struct ins_ctx *c)
                 break;
             }
         }
+        if (c->batch->b.count >= MW_CTL_OBS_BATCH / 2)
+            flush_batch(c);
         reap(c);
     }
     return 0;
@@ -1319,6 +1385,9 @@ void ins_fini(struct ins_ctx *c)
             i++;
     }
     reap(c);
+    flush_batch(c);
+    free(c->batch);
+    c->batch = NULL;
     while (c->q_head) {
         struct ins_outq *q = c->q_head;
         c->q_head = q->next;

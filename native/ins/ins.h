@@ -53,7 +53,7 @@ struct ins_sock {
     struct ins_sock *next_free;
 };
 
-struct ins_outq { struct ins_outq *next; size_t len; struct mw_ctl_msg m; };
+struct ins_outq { struct ins_outq *next; size_t len; char data[]; };
 
 struct ins_ctx {
     int ctl;                 /* SEQPACKET to mwcomms */
@@ -66,6 +66,7 @@ struct ins_ctx {
     struct ins_outq *q_head, *q_tail;
     size_t q_len;
     uint64_t obs_dropped;
+    struct mw_ctl_obs_batch_msg *batch;   /* observations of this loop round, sent in one packet */
     char *scratch;
     size_t scratch_len;
     struct ins_sock *free_list;

@@ -614,6 +614,14 @@ void hub_client_message(struct hub *h, struct hub_client *cl, void *buf, ssize_t
         return;
     case MW_OP_SETSOCKOPT: {
         struct hub_pending *p = NULL;
+        if (m->h.flags & MW_CTL_F_NOREPLY) {
+            struct mw_ctl_msg f = *m;
+            f.h.req_id = 0;
+            f.h.sockid = s->sockid;
+            ins_send(h, &h->ins[s->ins], &f, NULL, 0);
+            trace_record(h, m->h.op, t0, 0);
+            return;
+        }
         forward(h, cl, m, s, NULL, 0, t0, &p);
         if (p && m->u.sockopt.optlen == sizeof(int)) {
             p->opt.level = m->u.sockopt.level;
@@ -695,10 +703,9 @@ static void accept_clients(struct hub *h)
 
 /* ---- messages from INS instances ---- */
 
-static void ins_obs(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
+static void ins_obs(struct hub *h, struct hub_ins *in, uint64_t sockid, const struct mw_ctl_obs *o)
 {
-    struct mw_ctl_obs *o = &m->u.obs;
-    struct hub_sock *s = mw_u64map_get(&h->by_id, m->h.sockid);
+    struct hub_sock *s = mw_u64map_get(&h->by_id, sockid);
 
     in->obs_received++;
     if (o->obs == 3 && o->extra) {
@@ -724,7 +731,7 @@ static void ins_obs(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
         if (o->obs == 4)
             sock_set_state(h, s, o->err ? MW_SS_FAILED : MW_SS_CONNECTED);
     }
-    nf_emit(h, o, m->h.sockid, (int)in->ins_id);
+    nf_emit(h, o, sockid, (int)in->ins_id);
     if (o->obs == 7 && s && s->ins == in->idx)
         sock_del(h, s);
 }
@@ -838,10 +845,14 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
 
 static void ins_readable(struct hub *h, struct hub_ins *in)
 {
-    struct mw_ctl_msg m;
+    static union {
+        struct mw_ctl_msg m;
+        struct mw_ctl_obs_batch_msg b;
+    } buf;
+    struct mw_ctl_msg *mp = &buf.m;
     int fds[MW_CTL_MAX_FDS], nfds;
     for (int i = 0; i < 256 && in->alive; i++) {
-        ssize_t n = mw_ctl_recv(in->fd, &m, sizeof(m), fds, &nfds, MSG_DONTWAIT);
+        ssize_t n = mw_ctl_recv(in->fd, &buf, sizeof(buf), fds, &nfds, MSG_DONTWAIT);
         if (n == -EAGAIN)
             return;
         if (n <= 0) {
@@ -850,17 +861,21 @@ static void ins_readable(struct hub *h, struct hub_ins *in)
             ins_died(h, in);
             return;
         }
-        int r = mw_ctl_check(&m, (size_t)n, nfds, MW_FROM_INS);
+        int r = mw_ctl_check(&buf, (size_t)n, nfds, MW_FROM_INS);
         mw_ctl_close_fds(fds, nfds);
         if (r < 0) {
             h->malformed++;
             mw_log("malformed message from ins%u: %s", in->ins_id, strerror(-r));
             continue;
         }
-        if (m.h.flags & MW_CTL_F_REPLY)
-            ins_reply(h, in, &m);
-        else if (m.h.op == MW_OP_OBS)
-            ins_obs(h, in, &m);
+        if (mp->h.flags & MW_CTL_F_REPLY) {
+            ins_reply(h, in, mp);
+        } else if (mp->h.op == MW_OP_OBS) {
+            ins_obs(h, in, mp->h.sockid, &mp->u.obs);
+        } else if (mp->h.op == MW_OP_OBS_BATCH) {
+            for (uint32_t k = 0; k < buf.b.b.count; k++)
+                ins_obs(h, in, buf.b.b.rec[k].sockid, &buf.b.b.rec[k].obs);
+        }
     }
 }
 

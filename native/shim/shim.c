@@ -204,6 +204,35 @@ out:
     return r;
 }
 
+/* Send a request that gets no reply. */
+static int shim_send(struct mw_ctl_msg *req, const int *fds, int nfds)
+{
+    int r, attempt;
+    pthread_mutex_lock(&ch_lock);
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (ch_fd < 0 && (r = ch_connect()) < 0)
+            break;
+        req->h.req_id = ++ch_req;
+        r = mw_ctl_send(ch_fd, req, req->h.len, fds, nfds, 0);
+        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+            close(ch_fd);
+            ch_fd = -1;
+            continue;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&ch_lock);
+    return r;
+}
+
+static int async_opt(int level, int name)
+{
+    if (level == IPPROTO_TCP)
+        return name == TCP_CORK || name == TCP_NODELAY || name == TCP_QUICKACK || name == TCP_KEEPIDLE ||
+               name == TCP_KEEPINTVL || name == TCP_KEEPCNT;
+    return level == SOL_SOCKET && name == SO_KEEPALIVE;
+}
+
 /* ---- recognising our sockets, and the address cache ---- */
 struct shim_ent {
     uint64_t sockid;
@@ -652,6 +681,25 @@ SHIM_EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen
     req.u.sockopt.optlen = len;
     if (len)
         memcpy(req.u.sockopt.val, val, len);
+    if (level == IPPROTO_TCP && (name == TCP_CORK || name == TCP_NODELAY) && o.kind == 'S') {
+        /* The INS sends whatever it reads from our end at once (its sockets are TCP_NODELAY), and
+         * our writes are already gathered by the AF_UNIX buffer: corking or Nagle on the relayed
+         * socket would only add delay. Accepted and ignored, without a round trip. */
+        if (len < sizeof(int))
+            return fail(EINVAL);
+        return 0;
+    }
+    if (o.kind == 'S' && async_opt(level, name)) {
+        /* Options servers set on every connection (nginx corks each response) and that cannot
+         * fail once the value is well-formed: answered here, applied by the INS in order with
+         * everything else this process asks (same channel), no round trip. */
+        if (len < sizeof(int))
+            return fail(EINVAL);
+        req.h.flags |= MW_CTL_F_NOREPLY;
+        if ((r = shim_send(&req, &fd, 1)) < 0)
+            return fail(-r);
+        return 0;
+    }
     if ((r = shim_call(&req, &fd, 1, &rep)) < 0)
         return fail(-r);
     if (rep.h.status < 0)

@@ -57,11 +57,13 @@ enum mw_ctl_op {
     MW_OP_ACCEPTED = 60,    /* fds [app end of the new connection]; payload accepted */
     /* INS -> mwcomms (events, no reply) */
     MW_OP_OBS = 70,         /* payload obs */
-    MW_OP__MAX = 71,
+    MW_OP_OBS_BATCH = 71,   /* payload obs_batch: 1..MW_CTL_OBS_BATCH observations, variable length */
+    MW_OP__MAX = 72,
 };
 
 /* Flags in the header. */
 #define MW_CTL_F_REPLY     0x1u   /* this is a reply */
+#define MW_CTL_F_NOREPLY   0x4u   /* SETSOCKOPT: fire and forget (options that cannot fail once valid) */
 #define MW_CTL_F_NONBLOCK  0x2u   /* CONNECT: the application's fd is O_NONBLOCK */
 
 struct mw_ctl_hdr {
@@ -138,6 +140,14 @@ struct mw_ctl_obs {
     uint64_t bytes_in, bytes_out, extra;
 };
 
+/* Several observations in one packet: the INS batches recv/send observations of one event-loop
+ * round (one syscall instead of one per relay operation). Length = header + 8 + count * rec. */
+#define MW_CTL_OBS_BATCH 64
+struct mw_ctl_obs_rec { uint64_t sockid; struct mw_ctl_obs obs; };
+struct mw_ctl_obs_batch { uint32_t count, pad; struct mw_ctl_obs_rec rec[MW_CTL_OBS_BATCH]; };
+struct mw_ctl_obs_batch_msg { struct mw_ctl_hdr h; struct mw_ctl_obs_batch b; };
+#define MW_CTL_OBS_BATCH_LEN(n) (sizeof(struct mw_ctl_hdr) + 8 + (size_t)(n) * sizeof(struct mw_ctl_obs_rec))
+
 union mw_ctl_payload {
     struct mw_ctl_hello hello;
     struct mw_ctl_socket socket;
@@ -167,6 +177,8 @@ _Static_assert(sizeof(struct mw_ctl_obs) == 56 + 56 + 24, "obs layout");
 _Static_assert(sizeof(struct mw_ctl_restore) == 8 + 28 + 8 + 128, "restore layout");
 _Static_assert(sizeof(struct mw_ctl_feature) == 48, "feature layout");
 _Static_assert(sizeof(struct mw_ctl_msg) <= 512, "control messages stay small");
+_Static_assert(sizeof(struct mw_ctl_obs_rec) == 144, "obs record layout");
+_Static_assert(MW_CTL_OBS_BATCH_LEN(MW_CTL_OBS_BATCH) <= MW_CTL_MAX_MSG, "a full batch fits a packet");
 
 /* Payload length the op expects for a request (reply = 0) or a reply (reply = 1); -1 unknown op.
  * Text replies (STATUS, TRACE) are variable: the function returns 0 and mw_ctl_check accepts any
