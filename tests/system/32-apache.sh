@@ -46,7 +46,7 @@ Mutex file:$dir
 </Directory>
 CONF
     if [ "$mpm" = prefork ]; then
-      printf 'StartServers 4\nMinSpareServers 2\nMaxSpareServers 6\nMaxRequestWorkers 30\n'
+      printf 'StartServers 24\nMinSpareServers 24\nMaxSpareServers 32\nMaxRequestWorkers 32\nServerLimit 32\n'
     else
       printf 'StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 32\nServerLimit 4\n'
     fi
