@@ -16,6 +16,10 @@ public final class EventMapper {
 
     private static final SocketOp[] OPS = SocketOp.values();
 
+    private record V4Text(int ip, String text) {}
+
+    private static final V4Text[] V4_CACHE = new V4Text[4096];
+
     private EventMapper() {}
 
     /**
@@ -53,10 +57,17 @@ public final class EventMapper {
     public static String addressText(Endpoint e) {
         if (e.af() == Endpoint.AF_INET) {
             byte[] a = e.addr();
-            StringBuilder sb = new StringBuilder(15);
-            sb.append(a[0] & 0xff).append('.').append(a[1] & 0xff).append('.')
-                    .append(a[2] & 0xff).append('.').append(a[3] & 0xff);
-            return sb.toString();
+            int ip = ((a[0] & 0xff) << 24) | ((a[1] & 0xff) << 16) | ((a[2] & 0xff) << 8) | (a[3] & 0xff);
+            // Telemetry repeats the same few addresses: a small direct-mapped cache of their text.
+            // Entries are immutable, so racing threads at worst recompute one.
+            int slot = (ip ^ (ip >>> 13) ^ (ip >>> 21)) & (V4_CACHE.length - 1);
+            V4Text c = V4_CACHE[slot];
+            if (c != null && c.ip == ip) {
+                return c.text;
+            }
+            String text = (a[0] & 0xff) + "." + (a[1] & 0xff) + "." + (a[2] & 0xff) + "." + (a[3] & 0xff);
+            V4_CACHE[slot] = new V4Text(ip, text);
+            return text;
         }
         if (e.af() == Endpoint.AF_INET6) {
             return e.addressText();

@@ -5,7 +5,7 @@ import io.vertx.core.Context;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.Producer;
@@ -41,9 +41,14 @@ public final class EventSink implements AutoCloseable {
     private final int high;
     private final int low;
     private final Listener listener;
-    private final AtomicInteger inFlight = new AtomicInteger();
+    /** Records handed to send(); written only by the event loop. */
+    private long sent;
+    /** Records completed (acked or failed); written only by the producer's I/O thread. */
+    private final AtomicLong completed = new AtomicLong();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private volatile boolean waiting;
+    /** {@link #sent} when reading paused (no send happens while paused), for the I/O thread. */
+    private volatile long sentSnapshot;
     private final List<Runnable> drainWaiters = new ArrayList<>();
     private final AtomicReference<Exception> lastError = new AtomicReference<>();
     private volatile long lastErrorAtMs;
@@ -65,10 +70,19 @@ public final class EventSink implements AutoCloseable {
         this.listener = listener;
     }
 
+    /** The completion callback of one host (one instance per host, not one per record). */
+    public Callback callbackFor(String host) {
+        return (RecordMetadata md, Exception err) -> completed(host, err);
+    }
+
     /** Sends one event; call on the event loop. The caller checks {@link #full()} afterwards. */
     public void send(String host, String key, SocketEvent event) {
-        inFlight.incrementAndGet();
-        Callback cb = (RecordMetadata md, Exception err) -> completed(host, err);
+        send(host, key, event, callbackFor(host));
+    }
+
+    /** As {@link #send(String, String, SocketEvent)} with the host's cached {@link #callbackFor callback}. */
+    public void send(String host, String key, SocketEvent event, Callback cb) {
+        sent++;
         try {
             producer.send(new ProducerRecord<>(topic, key, event), cb);
         } catch (RuntimeException e) {
@@ -78,9 +92,13 @@ public final class EventSink implements AutoCloseable {
     }
 
     private void completed(String host, Exception err) {
-        int n = inFlight.decrementAndGet();
+        // Only completions write this counter (the I/O thread; the event loop only for a send() that
+        // threw), so counting in-flight records costs the event loop no contended atomic per record.
+        long done = completed.incrementAndGet();
         if (err == null) {
-            lastAckAtMs = System.currentTimeMillis();
+            if (lastError.get() != null) {
+                lastAckAtMs = System.currentTimeMillis(); // only needed to tell recovery from failure
+            }
             listener.produced(host);
         } else {
             lastError.set(err);
@@ -89,14 +107,14 @@ public final class EventSink implements AutoCloseable {
             context.runOnContext(v -> log.error("producing to {} failed for host {}: {} (the event is lost; check the"
                     + " broker and the producer settings, e.g. delivery.timeout.ms)", topic, host, err.toString()));
         }
-        if (waiting && n <= low && drainScheduled.compareAndSet(false, true)) {
+        if (waiting && sentSnapshot - done <= low && drainScheduled.compareAndSet(false, true)) {
             context.runOnContext(v -> runDrain());
         }
     }
 
     private void runDrain() {
         drainScheduled.set(false);
-        if (inFlight.get() > low) {
+        if (inFlight() > low) {
             return; // refilled meanwhile; a later completion schedules again
         }
         waiting = false;
@@ -109,21 +127,23 @@ public final class EventSink implements AutoCloseable {
 
     /** True when sources must stop reading. */
     public boolean full() {
-        return inFlight.get() >= high;
+        return inFlight() >= high;
     }
 
     /** Runs {@code r} on the event loop once the in-flight count drains to the low-water mark. */
     public void whenDrained(Runnable r) {
         drainWaiters.add(r);
+        sentSnapshot = sent;
         waiting = true;
         // Completions may all have happened before 'waiting' became visible.
-        if (inFlight.get() <= low && drainScheduled.compareAndSet(false, true)) {
+        if (inFlight() <= low && drainScheduled.compareAndSet(false, true)) {
             context.runOnContext(v -> runDrain());
         }
     }
 
+    /** Records sent and not yet completed (exact on the event loop, approximate elsewhere). */
     public int inFlight() {
-        return inFlight.get();
+        return (int) Math.max(0, sent - completed.get());
     }
 
     public int maxInFlight() {

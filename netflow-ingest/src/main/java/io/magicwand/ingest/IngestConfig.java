@@ -48,7 +48,7 @@ public final class IngestConfig {
     public int partitions = 6;
     public short replication = 1;
     public String compression = "lz4";
-    public int maxInFlight = 20_000;
+    public int maxInFlight = 50_000;
     public long reconnectInitialMs = 100;
     public long reconnectMaxMs = 10_000;
     public String opsHost = "127.0.0.1";

@@ -35,7 +35,7 @@ public final class IngestMain {
             .intOption("ops-port", IngestConfig.OPS_PORT, "PORT", "port of /health and /metrics", 18091)
             .option("ops-host", IngestConfig.OPS_HOST, "ADDR", "address of /health and /metrics", "127.0.0.1")
             .intOption("max-in-flight", IngestConfig.MAX_IN_FLIGHT, "N", "unacknowledged records before reading"
-                    + " pauses", 20_000)
+                    + " pauses", 50_000)
             .defaultValue(IngestConfig.BOOTSTRAP, "127.0.0.1:19092")
             .defaultValue(IngestConfig.REGISTRY, "http://127.0.0.1:18081/apis/ccompat/v7")
             .defaultValue(IngestConfig.REPLICATION, "1")

@@ -37,6 +37,7 @@ public final class SourceClient {
     private final CaptureWriter capture;
     private final Backoff backoff;
     private final SequenceTracker seq = new SequenceTracker();
+    private final org.apache.kafka.clients.producer.Callback callback;
 
     private NetSocket socket;
     private NetflowFramer framer;
@@ -55,6 +56,7 @@ public final class SourceClient {
         this.stats = stats;
         this.capture = capture;
         this.backoff = backoff;
+        this.callback = sink.callbackFor(spec.host());
     }
 
     /** Starts connecting; the future completes after the first attempt, whatever its outcome. */
@@ -164,9 +166,9 @@ public final class SourceClient {
             default -> { }
         }
         stats.eventsIn.increment();
-        stats.lastObservedMs = EventMapper.observedAtMs(info);
+        stats.lastObservedMs.lazySet(EventMapper.observedAtMs(info));
         SocketEvent ev = EventMapper.toEvent(spec.host(), info, nowMs);
-        sink.send(spec.host(), EventMapper.key(spec.host(), info.sockfd()), ev);
+        sink.send(spec.host(), EventMapper.key(spec.host(), info.sockfd()), ev, callback);
         if (!paused && sink.full()) {
             pauseReading();
         }

@@ -18,8 +18,8 @@ public final class SourceStats {
     public final LongAdder otherMessages = new LongAdder();
     public final LongAdder bytesIn = new LongAdder();
     public final LongAdder pauses = new LongAdder();
-    /** Observation time (epoch ms) of the newest record, 0 before the first. */
-    public volatile long lastObservedMs;
+    /** Observation time (epoch ms) of the newest record, 0 before the first (written with lazySet). */
+    public final java.util.concurrent.atomic.AtomicLong lastObservedMs = new java.util.concurrent.atomic.AtomicLong();
     public volatile boolean connected;
 
     public SourceStats(String host) {
@@ -28,7 +28,7 @@ public final class SourceStats {
 
     /** now - observation time of the last record, in seconds (0 before the first record). */
     public double lagSeconds(long nowMs) {
-        long last = lastObservedMs;
+        long last = lastObservedMs.get();
         return last == 0 ? 0.0 : Math.max(0, nowMs - last) / 1000.0;
     }
 }
