@@ -277,8 +277,8 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
         emit(c, s, s->obs_dirty, 0, 0, NULL);
     s->state = MW_SS_CLOSED;
     emit(c, s, 7, 0, 0, NULL);
-    unwatch(c, s->tcp, &s->ev_tcp);
-    unwatch(c, s->ufd, &s->ev_u);
+    /* no EPOLL_CTL_DEL: we hold the only descriptor of each file, so close() removes it */
+    s->ev_tcp = s->ev_u = UINT32_MAX;
     close_fd(&s->tcp);
     close_fd(&s->ufd);
     close_fd(&s->filler_fd);
@@ -482,6 +482,7 @@ static int relay_pump(struct ins_ctx *c, struct ins_sock *s, int d)
     }
     if (d == 1 && s->u_hup)
         return 1;   /* nobody left to read it; closing will reset the peer like the kernel would */
+    s->short_read = (size_t)n < c->scratch_len;
     r = relay_write(s, d, c->scratch, (size_t)n);
     if (d == 0)
         s->bytes_out += (uint64_t)n;
@@ -498,6 +499,10 @@ static int relay_pump(struct ins_ctx *c, struct ins_sock *s, int d)
         sock_destroy(c, s);
         return -1;
     }
+    /* a short read drained the socket: asking again would only return EAGAIN (a level-triggered
+     * event comes back if more arrives) -- unless the source hung up and no event will come */
+    if (s->short_read && !(d == 0 ? s->u_hup : s->t_hup))
+        return 0;
     return 1;
 }
 
@@ -694,7 +699,8 @@ static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
 }
 
 /* Accept a TCP connection (or take one handed over) and package it for the application. */
-static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const struct mw_ctl_addr *peer)
+static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const struct mw_ctl_addr *peer,
+                        int handed_over)
 {
     int sp[2], fl;
     struct sockaddr_storage nm;
@@ -732,7 +738,8 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     else
         addr_of(tcpfd, 0, &n->local);
     n->state = MW_SS_CONNECTED;
-    tcp_defaults(c, tcpfd);
+    if (handed_over || c->cc[0])
+        tcp_defaults(c, tcpfd);   /* accepted ones inherit TCP_NODELAY from our listener */
     mw_ctl_init(&l->held_msg, MW_OP_ACCEPTED, 0, n->sockid);
     l->held_msg.u.accepted.domain = l->domain;
     l->held_msg.u.accepted.local = n->local;
@@ -775,7 +782,7 @@ static void listener_event(struct ins_ctx *c, struct ins_sock *s, int which, uin
                 break;
             }
             mw_ctl_addr_from_sockaddr(&peer, (struct sockaddr *)&ss, len);
-            if (conn_package(c, s, fd, &peer) < 0 && !s->held_conn)
+            if (conn_package(c, s, fd, &peer, 0) < 0 && !s->held_conn)
                 continue;
         }
     }
@@ -1049,7 +1056,7 @@ static void op_handoff(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nf
         return;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    conn_package(c, l, fd, &m->u.handoff.peer);
+    conn_package(c, l, fd, &m->u.handoff.peer, 1);
     if (!l->dead)
         listener_interest(c, l);
     reply(c, m, 0, NULL);

@@ -39,7 +39,8 @@ struct ins_sock {
     int eof[2];              /* the source of the direction reached EOF */
     int shut[2];             /* the destination was shut down for writing */
     int app_gone;            /* every copy of the app end is closed */
-    int u_hup, t_hup;        /* the app end / the TCP peer hung up (no more events will come) */
+    int u_hup, t_hup;
+    int short_read;          /* the last read took less than the buffer: drained */        /* the app end / the TCP peer hung up (no more events will come) */
     /* non-blocking connect */
     int filler_fd;           /* a copy of the app end, kept only while connecting */
     size_t filler_bytes;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -972,6 +973,11 @@ static int ins_spawn(struct hub *h, struct hub_ins *in)
         }
         if (dup2(sv[1], 3) < 0)
             _exit(127);
+        /* The INS is the network stack of every program it carries (one thread for all their
+         * connections): ahead of them in the CPU queue, like a kernel stack. Needs privileges;
+         * without them it keeps the default priority. */
+        if (setpriority(PRIO_PROCESS, 0, h->ins_nice) < 0 && h->ins_nice < 0)
+            setpriority(PRIO_PROCESS, 0, 0);
         snprintf(idbuf, sizeof(idbuf), "%u", in->ins_id);
         execl(h->ins_path, "ins", "--fd", "3", "--id", idbuf, (mw_log_verbose ? "-v" : (char *)NULL),
               (char *)NULL);
@@ -1394,6 +1400,7 @@ int hub_init(struct hub *h, const struct hub_config *cfg)
     h->front_addr4 = cfg->front_addr4 ? cfg->front_addr4 : "127.0.0.1";
     h->front_addr6 = cfg->front_addr6 ? cfg->front_addr6 : "::1";
     h->obs_interval_ms = cfg->obs_interval_ms;
+    h->ins_nice = cfg->ins_nice;
     h->next_gen = 1;
     h->lfd = h->sigfd = h->nfq_efd = -1;
     pthread_mutex_init(&h->nfq_lock, NULL);

@@ -94,6 +94,7 @@ struct hub {
     int isolation_netns;
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
+    int ins_nice;
     uint32_t nonce;
     int ep, lfd, sigfd, nfq_efd;
     struct hub_tag ltag, sigtag, nfqtag;
@@ -123,6 +124,7 @@ struct hub_config {
     const char *netflow_token;
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
+    int ins_nice;             /* scheduling priority of the INS processes (default -5) */
 };
 
 int  hub_init(struct hub *h, const struct hub_config *cfg);

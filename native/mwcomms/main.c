@@ -25,6 +25,7 @@ static void usage(FILE *f)
         "  --front-addr6 A       isolation netns: host address of IPv6 front ends (::1)\n"
         "  --obs-interval-ms N   coalesce recv/send observations per socket (default 0: every op)\n"
         "  --ins-path PATH       the ins binary (default: next to mwcomms)\n"
+        "  --ins-nice N          scheduling priority of the INS processes (default -5, root only)\n"
         "  -v                    verbose\n");
 }
 
@@ -38,6 +39,7 @@ int main(int argc, char **argv)
     memset(&cfg, 0, sizeof(cfg));
     cfg.nins = 1;
     cfg.netflow = "127.0.0.1:2055";
+    cfg.ins_nice = -5;
     mw_log_prog = "mwcomms";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -66,6 +68,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--front-addr6")) { NEEDV(); cfg.front_addr6 = v; }
         else if (!strcmp(a, "--obs-interval-ms")) { NEEDV(); cfg.obs_interval_ms = (uint32_t)strtoul(v, NULL, 10); }
         else if (!strcmp(a, "--ins-path")) { NEEDV(); cfg.ins_path = v; }
+        else if (!strcmp(a, "--ins-nice")) { NEEDV(); cfg.ins_nice = atoi(v); }
         else if (!strcmp(a, "-v")) mw_log_verbose = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else { fprintf(stderr, "mwcomms: unknown option '%s'\n", a); usage(stderr); return 2; }
