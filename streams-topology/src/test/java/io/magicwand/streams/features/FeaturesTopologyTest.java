@@ -260,6 +260,37 @@ class FeaturesTopologyTest {
     }
 
     @Test
+    void lateRecordsReEmitTheirPeerWindowWithinGraceAndAreCountedWhenTooLate() {
+        try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of())) {
+            Ev a1 = new Ev("h1", 301, "198.51.100.9", 7001, T0 + 100);
+            d.pipe(a1, a1.acceptOn(7, T0 + 100));
+            d.pipe(a1, a1.at(T0 + 200, SocketOp.RECV, 100, 0));
+            d.advance(2000);
+            PeerFeatures w1 = d.peers.readValue();
+            assertEquals(T0 + 2000, w1.getWindowEndMs());
+            assertEquals(1, w1.getNewConnections());
+            assertEquals(10.0, w1.getRequestBytesPerSec(), EPS);
+            // a connection observed in [T0, T0+2000) arrives after that window was emitted
+            Ev a2 = new Ev("h1", 302, "198.51.100.9", 7002, T0 + 500);
+            d.pipe(a2, a2.acceptOn(7, T0 + 500));
+            d.pipe(a2, a2.at(T0 + 600, SocketOp.RECV, 300, 0));
+            d.advance(2000);
+            List<PeerFeatures> ws = d.peers.readValuesToList();
+            assertEquals(2, ws.size(), ws.toString());
+            PeerFeatures again = ws.get(0);
+            assertEquals(T0 + 2000, again.getWindowEndMs(), "the window the late records belong to is emitted again");
+            assertEquals(2, again.getNewConnections());
+            assertEquals(40.0, again.getRequestBytesPerSec(), EPS);
+            assertEquals(T0 + 4000, ws.get(1).getWindowEndMs());
+            assertEquals(2, ws.get(1).getNewConnections());
+            // far too late for any window: counted, not added
+            Ev old = new Ev("h1", 303, "198.51.100.9", 7003, T0 - 60_000);
+            d.pipe(old, old.at(T0 - 59_000, SocketOp.RECV, 50, 0));
+            assertEquals(2, d.counters.get("mw_features_late_records_total{window=\"peer\"}"));
+        }
+    }
+
+    @Test
     void corruptRecordGoesToDeadLetterTopicAndProcessingContinues() {
         try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of())) {
             byte[] garbage = {0, 0, 0, 0x7f, 0x7f, 1, 2, 3};
