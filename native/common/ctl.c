@@ -191,6 +191,7 @@ static int want_fds(unsigned op, int reply, int from)
         switch (op) {
         case MW_OP_SOCKET: case MW_OP_LISTEN: case MW_OP_CONNECT: case MW_OP_INS_RESTORE:
         case MW_OP_INS_HANDOFF: return 1;
+        case MW_OP_INS_HELLO: return 2;   /* observation ring: memfd + eventfd doorbell */
         default: return 0;
         }
     }

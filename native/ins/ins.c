@@ -176,9 +176,8 @@ static void emit(struct ins_ctx *c, struct ins_sock *s, int obs, int err, uint64
         c->obs_dropped++;
         return;
     }
-    if (c->batch->b.count == MW_CTL_OBS_BATCH)
-        flush_batch(c);
-    r = &c->batch->b.rec[c->batch->b.count++];
+    struct mw_ctl_obs_rec tmp;
+    r = &tmp;
     memset(r, 0, sizeof(*r));
     r->sockid = s->sockid;
     r->obs.obs = (uint16_t)obs;
@@ -194,6 +193,16 @@ static void emit(struct ins_ctx *c, struct ins_sock *s, int obs, int err, uint64
     r->obs.bytes_in = s->bytes_in;
     r->obs.bytes_out = s->bytes_out;
     r->obs.extra = extra;
+    /* The ring is read by mwcomms as soon as it is published, so it knows a new connection
+     * before the application has it. Only when the ring is full (or absent) do records go in a
+     * packet; mwcomms drains the ring before reading packets, so order is kept. */
+    if (c->have_ring && !c->batch->b.count && mw_ring_put(&c->ring, r) == 0)
+        return;
+    if (c->have_ring)
+        c->ring_full++;
+    if (c->batch->b.count == MW_CTL_OBS_BATCH)
+        flush_batch(c);
+    c->batch->b.rec[c->batch->b.count++] = *r;
     if (obs == 3)
         flush_batch(c);   /* mwcomms must know a new connection before the application has it */
 }
@@ -1210,6 +1219,16 @@ void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
         return;   /* mwcomms sends no replies to us */
     switch (op) {
     case MW_OP_INS_HELLO:
+        if (nfds == 2 && !c->have_ring) {
+            int r = mw_ring_attach(&c->ring, fds[0], fds[1], sizeof(struct mw_ctl_obs_rec));
+            if (r < 0) {
+                mw_log("observation ring: %s; using the control socket", strerror(-r));
+                mw_ring_destroy(&c->ring);
+            } else {
+                c->have_ring = 1;
+            }
+            fds[0] = fds[1] = -1;   /* owned by the ring (or closed) now */
+        }
         c->gen = m->u.ins_hello.gen;
         c->nonce = m->u.ins_hello.nonce;
         c->obs_interval_ms = m->u.ins_hello.obs_interval_ms;
@@ -1324,11 +1343,14 @@ int ins_run(struct ins_ctx *c)
          * else goes to mwcomms): mwcomms is woken about once a millisecond under load instead of
          * once per relay operation. */
         int timeout = -1;
-        if (c->batch->b.count) {
+        int pending = (c->have_ring && c->ring.unsignalled) || c->batch->b.count;
+        if (pending) {
             uint64_t now = mw_now_ns();
             if (!batch_since)
                 batch_since = now;
-            if (now - batch_since >= 1000000ull) {
+            if (now - batch_since >= 1000000ull || (c->have_ring && c->ring.unsignalled >= 256)) {
+                if (c->have_ring)
+                    mw_ring_kick(&c->ring);   /* a syscall only if mwcomms sleeps */
                 flush_batch(c);
                 batch_since = 0;
             } else {
@@ -1395,6 +1417,11 @@ void ins_fini(struct ins_ctx *c)
     flush_batch(c);
     free(c->batch);
     c->batch = NULL;
+    if (c->have_ring) {
+        mw_ring_kick(&c->ring);
+        mw_ring_destroy(&c->ring);
+        c->have_ring = 0;
+    }
     while (c->q_head) {
         struct ins_outq *q = c->q_head;
         c->q_head = q->next;

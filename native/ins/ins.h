@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "mw/ctl.h"
+#include "mw/ring.h"
 #include "mw/u64map.h"
 
 enum ins_kind { K_PRE = 1, K_LISTENER, K_CONN };
@@ -67,7 +68,10 @@ struct ins_ctx {
     struct ins_outq *q_head, *q_tail;
     size_t q_len;
     uint64_t obs_dropped;
-    struct mw_ctl_obs_batch_msg *batch;   /* observations of this loop round, sent in one packet */
+    struct mw_ctl_obs_batch_msg *batch;   /* fallback: observations sent in one packet */
+    struct mw_ring ring;                  /* observations to mwcomms (shared memory) */
+    int have_ring;
+    uint64_t ring_full;
     char *scratch;
     size_t scratch_len;
     struct ins_sock *free_list;

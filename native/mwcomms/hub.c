@@ -844,8 +844,43 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
     pending_free(h, p);
 }
 
+/* Take every observation published in the INS's ring. */
+static void ring_drain(struct hub *h, struct hub_ins *in)
+{
+    static struct mw_ctl_obs_rec recs[256];
+    uint32_t n;
+    if (!in->have_ring)
+        return;
+    do {
+        n = mw_ring_take(&in->ring, recs, 256);
+        for (uint32_t k = 0; k < n; k++) {
+            const struct mw_ctl_obs *o = &recs[k].obs;
+            /* shared memory is as untrusted as any message: same field checks */
+            if (o->obs < 1 || o->obs > 7 || o->state > MW_SS_CLOSED || mw_ctl_addr_check(&o->local, 1) ||
+                mw_ctl_addr_check(&o->peer, 1)) {
+                h->malformed++;
+                continue;
+            }
+            ins_obs(h, in, recs[k].sockid, o);
+        }
+    } while (n == 256);
+}
+
+/* Doorbell: drain, then announce sleep; drain again if records raced in. */
+static void ring_doorbell(struct hub *h, struct hub_ins *in)
+{
+    if (!in->have_ring)
+        return;
+    mw_ring_woken(&in->ring);
+    do {
+        ring_drain(h, in);
+    } while (mw_ring_prepare_sleep(&in->ring));
+}
+
 static void ins_readable(struct hub *h, struct hub_ins *in)
 {
+    /* records in the ring were published before anything now in the socket: take them first */
+    ring_drain(h, in);
     static union {
         struct mw_ctl_msg m;
         struct mw_ctl_obs_batch_msg b;
@@ -999,7 +1034,19 @@ static int ins_spawn(struct hub *h, struct hub_ins *in)
     m.u.ins_hello.gen = in->gen;
     m.u.ins_hello.nonce = h->nonce;
     m.u.ins_hello.obs_interval_ms = h->obs_interval_ms;
-    ins_send(h, in, &m, NULL, 0);
+    {
+        int r = mw_ring_create(&in->ring, sizeof(struct mw_ctl_obs_rec), 8192);
+        if (r < 0) {
+            mw_log("ins%u: observation ring: %s", in->ins_id, strerror(-r));
+            return -1;
+        }
+        in->have_ring = 1;
+        in->ring_tag.type = H_RING;
+        in->ring_tag.p = in;
+        hub_epoll_add(h, in->ring.efd, EPOLLIN, &in->ring_tag);
+        int rfds[2] = { in->ring.memfd, in->ring.efd };
+        ins_send(h, in, &m, rfds, 2);
+    }
     mw_log("ins%u started (pid %d%s%s)", in->ins_id, (int)pid, in->netns[0] ? ", netns " : "",
            in->netns[0] ? in->netns : "");
     return 0;
@@ -1044,9 +1091,15 @@ static void ins_died(struct hub *h, struct hub_ins *in)
     if (!in->alive)
         return;
     in->alive = 0;
+    ring_drain(h, in);   /* what it published before dying still counts */
     epoll_ctl(h->ep, EPOLL_CTL_DEL, in->fd, NULL);
     close(in->fd);
     in->fd = -1;
+    if (in->have_ring) {
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, in->ring.efd, NULL);
+        mw_ring_destroy(&in->ring);
+        in->have_ring = 0;
+    }
     mw_log("ins%u (pid %d) is gone; its connections are closed, its listeners are restored",
            in->ins_id, (int)in->pid);
     /* requests in flight to it fail now, not never */
@@ -1542,6 +1595,7 @@ int hub_run(struct hub *h)
                     client_readable(h, t->p);
                 break;
             case H_INS: ins_readable(h, t->p); break;
+            case H_RING: ring_doorbell(h, t->p); break;
             case H_SIGNAL: signals(h); break;
             case H_NFQ: nfq_drain(h); break;
             case H_FRONT:
@@ -1583,6 +1637,10 @@ void hub_fini(struct hub *h)
             in->pid = 0;
         }
         in->alive = 0;
+        if (in->have_ring) {
+            mw_ring_destroy(&in->ring);
+            in->have_ring = 0;
+        }
         netns_teardown(in);
     }
     for (size_t i = 0; i < h->by_id.cap;) {

@@ -8,12 +8,13 @@
 #include <sys/types.h>
 
 #include "mw/ctl.h"
+#include "mw/ring.h"
 #include "mw/u64map.h"
 
 #define HUB_MAX_INS 16
 #define HUB_TRACE_BUCKETS 24   /* log2 microseconds: <1us, <2us, ... */
 
-enum hub_tag_type { H_LISTEN = 1, H_CLIENT, H_INS, H_SIGNAL, H_NFQ, H_FRONT };
+enum hub_tag_type { H_LISTEN = 1, H_CLIENT, H_INS, H_SIGNAL, H_NFQ, H_FRONT, H_RING };
 struct hub_tag { int type; void *p; };
 
 struct hub_client {
@@ -31,7 +32,9 @@ struct hub_ins {
     pid_t pid;
     int fd;
     int alive;
-    struct hub_tag tag;
+    struct hub_tag tag, ring_tag;
+    struct mw_ring ring;      /* observations from this INS (shared memory) */
+    int have_ring;
     uint64_t nsock, nconn, nlisten;
     char netns[32], veth_host[16], veth_ins[16];
     char host_ip[20], ins_ip[20];

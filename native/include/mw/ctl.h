@@ -48,7 +48,7 @@ enum mw_ctl_op {
     MW_OP_STATUS = 20,      /* reply: JSON text */
     MW_OP_TRACE = 21,       /* payload trace (0 off, 1 on, 2 show, 3 reset); reply: JSON text */
     /* mwcomms -> INS (requests) */
-    MW_OP_INS_HELLO = 40,   /* payload ins_hello */
+    MW_OP_INS_HELLO = 40,   /* fds [ring memfd, ring eventfd]; payload ins_hello */
     MW_OP_INS_RESTORE = 41, /* fds [ins seqpacket end]; payload restore: re-create a listener */
     MW_OP_INS_HANDOFF = 42, /* fds [accepted tcp socket]; front end hands a connection over */
     MW_OP_INS_FEATURE = 43, /* payload feature: a NetFlow feature request */

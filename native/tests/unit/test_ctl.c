@@ -213,3 +213,48 @@ MW_TEST(u64map_put_get_delete_many)
     MW_ASSERT(mw_u64map_put(&m, 0, NULL) == -EINVAL);
     mw_u64map_free(&m);
 }
+
+#include "mw/ring.h"
+
+MW_TEST(ring_put_take_wrap_full_and_doorbell)
+{
+    struct mw_ring prod, cons;
+    uint64_t rec[2], out[2 * 8];
+    MW_ASSERT(mw_ring_create(&cons, sizeof(rec), 8) == 0);
+    int mfd = dup(cons.memfd), efd = dup(cons.efd);
+    MW_ASSERT(mw_ring_attach(&prod, mfd, efd, sizeof(rec)) == 0);
+    for (uint64_t round = 0; round < 5; round++) {
+        for (uint64_t i = 0; i < 8; i++) {
+            rec[0] = round * 100 + i;
+            rec[1] = ~rec[0];
+            MW_ASSERT(mw_ring_put(&prod, rec) == 0);
+        }
+        MW_ASSERT(mw_ring_put(&prod, rec) == -ENOSPC);      /* full: the producer never waits */
+        MW_ASSERT(mw_ring_count(&cons) == 8);
+        /* the consumer starts asleep: the first kick rings */
+        mw_ring_kick(&prod);
+        uint64_t v = 0;
+        MW_ASSERT(read(cons.efd, &v, sizeof(v)) == sizeof(v) && v == 1);
+        MW_ASSERT(mw_ring_take(&cons, out, 3) == 3);
+        MW_ASSERT(mw_ring_take(&cons, out + 6, 8) == 5);
+        for (uint64_t i = 0; i < 8; i++)
+            MW_ASSERT(out[2 * i] == round * 100 + i && out[2 * i + 1] == ~out[2 * i]);
+        /* awake consumer: no doorbell needed */
+        MW_ASSERT(mw_ring_prepare_sleep(&cons) == 0);
+    }
+    /* records that arrive while the consumer prepares to sleep are seen */
+    MW_ASSERT(mw_ring_put(&prod, rec) == 0);
+    MW_ASSERT(mw_ring_prepare_sleep(&cons) == 1);
+    mw_ring_destroy(&prod);
+    mw_ring_destroy(&cons);
+}
+
+MW_TEST(ring_attach_rejects_bad_descriptor)
+{
+    struct mw_ring cons, prod;
+    MW_ASSERT(mw_ring_create(&cons, 16, 6) == -EINVAL);     /* capacity not a power of two */
+    MW_ASSERT(mw_ring_create(&cons, 16, 4) == 0);
+    MW_ASSERT(mw_ring_attach(&prod, dup(cons.memfd), dup(cons.efd), 32) == -EPROTO);
+    mw_ring_destroy(&prod);
+    mw_ring_destroy(&cons);
+}
