@@ -440,6 +440,35 @@ err:
     return fail(r);
 }
 
+static int shim_readopt(int fd, const struct ours *o)
+{
+    struct shim_ent e;
+    struct sockaddr_storage ss;
+    int ns, one = 1, fdfl, fl, sl, r;
+
+    if (!cache_get(o, &e) || !e.local.family || !e.local.port)
+        return -1;   /* address unknown here (e.g. after exec): cannot re-create it */
+    if ((fdfl = fcntl(fd, F_GETFD)) < 0 || (fl = fcntl(fd, F_GETFL)) < 0)
+        return -1;
+    ns = socket(e.domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ns < 0)
+        return -1;
+    setsockopt(ns, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(ns, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    sl = mw_ctl_addr_to_sockaddr(&e.local, &ss);
+    r = sl < 0 ? -1 : bind(ns, (struct sockaddr *)&ss, (socklen_t)sl);
+    if (r == 0)
+        r = listen(ns, 511);
+    if (r == 0 && (fl & O_NONBLOCK))
+        r = fcntl(ns, F_SETFL, O_NONBLOCK);
+    if (r == 0 && dup3(ns, fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        r = -1;
+    close(ns);
+    if (r == 0)
+        shim_warn("mwshim: pid %d: listener fd %d re-created with the restarted mwcomms\n", (int)getpid(), fd);
+    return r;
+}
+
 SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
     struct mw_ctl_msg m;
@@ -464,8 +493,17 @@ SHIM_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags
         n = real_recvmsg(fd, &mh, (flags & SOCK_CLOEXEC) ? MSG_CMSG_CLOEXEC : 0);
         if (n < 0)
             return -1;
-        if (n == 0)
-            return fail(ECONNABORTED);   /* the INS side is gone (mwcomms restarted) */
+        if (n == 0) {
+            /* The INS side is gone for good: mwcomms restarted (a dead INS alone never does this,
+             * mwcomms keeps the listener alive). Re-create the listener at the same address with
+             * the new mwcomms, on the same fd number; every process sharing it does the same
+             * (SO_REUSEPORT lets them). Until mwcomms is back, accept fails with ECONNABORTED. */
+            if (shim_readopt(fd, &o) < 0)
+                return fail(ECONNABORTED);
+            if (!is_ours(fd, &o))
+                return fail(ECONNABORTED);
+            continue;
+        }
         nfds = 0;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)

@@ -73,3 +73,22 @@ sys_ok "program killed: socket table empty, INS descriptors back to baseline ($f
 kill -0 "$SYS_MWC" || sys_fail "mwcomms died"
 [ "$(sys_status | jq -r '.ins[0].pid')" = "$ins_pid" ] || sys_fail "the INS restarted during the hostile messages"
 sys_ok "hostile control messages: error replies, mwcomms and the INS still running ($(sys_status | jq .malformed) rejected)"
+
+# 4. mwcomms restarts: the INS dies with it, the program does not crash; its listener is re-created
+#    with the new mwcomms (on its next accept) and serves the same port again.
+P2=$(sys_free_port)
+sys_bg py2 python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$P2"
+sys_wait_http "http://127.0.0.1:$P2/" 20 || sys_fail "second server did not start"
+py2=${SYS_PIDS[-1]}
+kill -TERM "$SYS_MWC"
+for _ in $(seq 100); do kill -0 "$SYS_MWC" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$SYS_MWC" 2>/dev/null && sys_fail "mwcomms did not stop"
+curl -s -m 2 -o /dev/null "http://127.0.0.1:$P2/" && sys_fail "the port still answered with mwcomms down"
+"$B/mwcomms" --rendezvous "$T/mw.sock" --netflow 127.0.0.1:0 >>"$T/mwcomms.log" 2>&1 &
+SYS_MWC=$!
+"$B/mwctl" --rendezvous "$T/mw.sock" wait 10 >/dev/null || sys_fail "mwcomms did not restart"
+sys_wait_http "http://127.0.0.1:$P2/index.html" 15 || { cat "$T/py2.out" >&2; sys_fail "the program's listener did not come back after the mwcomms restart"; }
+[ "$(curl -sS "http://127.0.0.1:$P2/index.html")" = page ] || sys_fail "wrong page after the mwcomms restart"
+kill -0 "$py2" || sys_fail "the program died when mwcomms restarted"
+grep -q "re-created with the restarted mwcomms" "$T/py2.out" || sys_fail "no re-creation message from the shim"
+sys_ok "mwcomms restarted: program still running, its listener re-created on port $P2 and serving"
