@@ -286,8 +286,15 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
         emit(c, s, s->obs_dirty, 0, 0, NULL);
     s->state = MW_SS_CLOSED;
     emit(c, s, 7, 0, 0, NULL);
-    /* no EPOLL_CTL_DEL: we hold the only descriptor of each file, so close() removes it */
-    s->ev_tcp = s->ev_u = UINT32_MAX;
+    /* An epoll registration lives as long as the open file, not the descriptor. A connection's
+     * files are ours alone, so close() removes them; a listener's seqpacket end is also held by
+     * mwcomms (to restore it after an INS restart), so it must be removed explicitly. */
+    if (s->kind == K_CONN) {
+        s->ev_tcp = s->ev_u = UINT32_MAX;
+    } else {
+        unwatch(c, s->tcp, &s->ev_tcp);
+        unwatch(c, s->ufd, &s->ev_u);
+    }
     close_fd(&s->tcp);
     close_fd(&s->ufd);
     close_fd(&s->filler_fd);

@@ -4,21 +4,33 @@
 # back to empty and the INS holds no more descriptors than before. Cleans up after itself.
 set -euo pipefail
 B=${MW_NATIVE_BUILD:-$(cd "$(dirname "$0")/.." && pwd)/build}
+# mwcomms and the INS may come from another build (make asan-test runs them under ASan/UBSan,
+# with the regular shim and test programs, which must not load the sanitizer runtime)
+D=${MW_DAEMON_BUILD:-$B}
 T=$(mktemp -d /tmp/mw-progtest.XXXXXX)
 MWC_PID=""
 cleanup() {
   [ -n "$MWC_PID" ] && kill "$MWC_PID" 2>/dev/null && wait "$MWC_PID" 2>/dev/null || true
   rm -rf "$T"
 }
+sanitizer_reports() {
+  if ls "$T"/asan* >/dev/null 2>&1; then
+    echo "FAIL: sanitizer reports from mwcomms/INS:" >&2
+    cat "$T"/asan* >&2
+    return 1
+  fi
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; echo "--- mwcomms log:" >&2; tail -n 30 "$T/mwcomms.log" >&2; exit 1; }
 
-"$B/mwcomms" --rendezvous "$T/mw.sock" --netflow 127.0.0.1:0 >"$T/mwcomms.log" 2>&1 &
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path="$T/asan" \
+  "$D/mwcomms" --rendezvous "$T/mw.sock" --netflow 127.0.0.1:0 >"$T/mwcomms.log" 2>&1 &
 MWC_PID=$!
 "$B/mwctl" --rendezvous "$T/mw.sock" wait 10 || fail "mwcomms did not start"
 export MW_RENDEZVOUS="$T/mw.sock"
 status() { "$B/mwctl" --rendezvous "$T/mw.sock" status; }
-ins_pid=$(status | jq -r '.ins[0].pid')
+for _ in $(seq 100); do ins_pid=$(status | jq -r '.ins[0].pid'); [ -d /proc/"$ins_pid"/fd ] && break; sleep 0.1; done
+sleep 0.5   # a sanitized INS maps its shadow memory first; let it settle before the baseline
 base_fds=$(ls /proc/"$ins_pid"/fd | wc -l)
 
 run() {
@@ -43,4 +55,7 @@ done
 [ "$f" -le "$base_fds" ] || fail "INS holds $f descriptors, baseline $base_fds"
 [ "$(status | jq -r '.ins[0].pid')" = "$ins_pid" ] || fail "the INS restarted during the programs"
 kill -0 "$MWC_PID" || fail "mwcomms died"
+# stop it now so that leak checks of a sanitized build run and report
+kill "$MWC_PID"; wait "$MWC_PID" 2>/dev/null || true; MWC_PID=""
+sanitizer_reports || exit 1
 echo "run-programs: all passed (socket table empty, INS descriptors at baseline $base_fds)"
