@@ -4,6 +4,8 @@
 set -euo pipefail
 MW_ROOT=${MW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 B="$MW_ROOT/native/build"
+# MW_DAEMON_BUILD=.../build-asan runs mwcomms and the INS under ASan/UBSan (reports fail the test)
+D=${MW_DAEMON_BUILD:-$B}
 T=$(mktemp -d /tmp/mw-systest.XXXXXX)
 chmod 755 "$T"
 SYS_PIDS=()
@@ -24,9 +26,21 @@ sys_cleanup() {
     for _ in $(seq 50); do kill -0 "$SYS_MWC" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$SYS_MWC" 2>/dev/null || true
   fi
+  local rc=0
+  if ls "$T"/asan* >/dev/null 2>&1; then
+    echo "FAIL [$SYS_NAME]: sanitizer reports from mwcomms/INS:" >&2
+    cat "$T"/asan* >&2
+    rc=1
+  fi
   rm -rf "$T"
+  return $rc
 }
-trap sys_cleanup EXIT
+sys_exit() {
+  local rc=$?
+  sys_cleanup || rc=1
+  exit $rc
+}
+trap sys_exit EXIT
 
 sys_fail() {
   echo "FAIL [$SYS_NAME]: $*" >&2
@@ -48,7 +62,8 @@ sys_build() {
 # sys_mwcomms [extra mwcomms args]: start the private hub and INS.
 sys_mwcomms() {
   sys_build
-  "$B/mwcomms" --rendezvous "$T/mw.sock" --netflow 127.0.0.1:0 "$@" >"$T/mwcomms.log" 2>&1 &
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:log_path="$T/asan" \
+    "$D/mwcomms" --rendezvous "$T/mw.sock" --netflow 127.0.0.1:0 "$@" >"$T/mwcomms.log" 2>&1 &
   SYS_MWC=$!
   "$B/mwctl" --rendezvous "$T/mw.sock" wait 10 >/dev/null || sys_fail "mwcomms did not start"
   export MW_RENDEZVOUS="$T/mw.sock"
