@@ -97,6 +97,11 @@ final class DetectorProcessor implements Processor<String, DetectorInput, String
 
     private void onFlow(FlowFeatures f) {
         counters.inc("mw_detector_flow_features_total");
+        if (f.getOutbound()) {
+            // The application's own outgoing connection: the remote is a server, not a client.
+            counters.inc("mw_detector_outbound_ignored_total");
+            return;
+        }
         if (allow.contains(f.getRemoteAddr())) {
             counters.inc("mw_detector_allowlisted_total");
             return;

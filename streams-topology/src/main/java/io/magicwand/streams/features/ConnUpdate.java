@@ -11,7 +11,7 @@ import org.apache.kafka.common.serialization.Serde;
  */
 public record ConnUpdate(String host, int insId, long socketId, String remoteAddr, long tsMs, long startMs,
                          boolean opened, boolean ended, long deltaIn, long deltaOut, long cumIn, long cumOut,
-                         long lastInMs, boolean waitingOnClient) {
+                         long lastInMs, boolean waitingOnClient, boolean outbound) {
     private static final int VERSION = 1;
 
     public static final Serde<ConnUpdate> SERDE = Bin.serde("connection update", ConnUpdate::write, ConnUpdate::read);
@@ -19,12 +19,12 @@ public record ConnUpdate(String host, int insId, long socketId, String remoteAdd
     private static void write(ConnUpdate u, Bin.Out o) {
         o.i8(VERSION).str(u.host).i32(u.insId).i64(u.socketId).str(u.remoteAddr).i64(u.tsMs).i64(u.startMs)
                 .bool(u.opened).bool(u.ended).i64(u.deltaIn).i64(u.deltaOut).i64(u.cumIn).i64(u.cumOut)
-                .i64(u.lastInMs).bool(u.waitingOnClient);
+                .i64(u.lastInMs).bool(u.waitingOnClient).bool(u.outbound);
     }
 
     private static ConnUpdate read(Bin.In in) {
         Bin.version(in, "connection update", VERSION);
         return new ConnUpdate(in.str(), in.i32(), in.i64(), in.str(), in.i64(), in.i64(), in.bool(), in.bool(),
-                in.i64(), in.i64(), in.i64(), in.i64(), in.i64(), in.bool());
+                in.i64(), in.i64(), in.i64(), in.i64(), in.i64(), in.bool(), in.bool());
     }
 }

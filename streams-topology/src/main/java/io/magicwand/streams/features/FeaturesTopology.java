@@ -81,7 +81,9 @@ public final class FeaturesTopology {
 
         KStream<String, ConnUpdate> updates = flowOut.filter((k, v) -> v instanceof ConnUpdate).mapValues(v -> (ConnUpdate) v);
 
-        updates.selectKey((k, u) -> Keys.address(u.host(), u.remoteAddr()))
+        // Peers are clients: connections the application opened itself are left out.
+        updates.filter((k, u) -> !u.outbound())
+                .selectKey((k, u) -> Keys.address(u.host(), u.remoteAddr()))
                 .repartition(Repartitioned.with(keys, ConnUpdate.SERDE).withName("peer-updates"))
                 .process(() -> new PeerProcessor(config, counters), PeerProcessor.CONN_STORE, PeerProcessor.AGG_STORE)
                 .to(config.peerFeaturesTopic(), Produced.with(keys, peerSerde));

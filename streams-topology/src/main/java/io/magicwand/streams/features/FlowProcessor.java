@@ -108,6 +108,9 @@ final class FlowProcessor implements Processor<String, SocketEvent, String, Obje
         if (e.getInsId() != -1) {
             st.insId = e.getInsId();
         }
+        if (e.getObs() == SocketOp.CONNECT) {
+            st.outbound = true;
+        }
         if (e.getRemoteAddr() != null && !e.getRemoteAddr().isEmpty()) {
             st.remoteAddr = e.getRemoteAddr();
             st.remotePort = e.getRemotePort();
@@ -153,7 +156,7 @@ final class FlowProcessor implements Processor<String, SocketEvent, String, Obje
     private ConnUpdate update(FlowState st, long ts, boolean opened, boolean ended, long dIn, long dOut) {
         FlowStats s = st.view(idleThreshold);
         return new ConnUpdate(st.host, st.insId, st.socketId, st.remoteAddr, ts, st.startMs, opened, ended, dIn, dOut,
-                st.maxIn, st.maxOut, s.lastInTs, s.lastOpTs < 0 || s.lastOpDir == FlowStats.IN);
+                st.maxIn, st.maxOut, s.lastInTs, s.lastOpTs < 0 || s.lastOpDir == FlowStats.IN, st.outbound);
     }
 
     private void punctuate(long now) {

@@ -37,6 +37,8 @@ final class FlowState {
     long maxIn;
     long maxOut;
     boolean closed;
+    /** The application connected out (a CONNECT was seen). */
+    boolean outbound;
     long closedWallMs;
     long lastEmitWallMs;
     int checkpointIdx;
@@ -194,6 +196,7 @@ final class FlowState {
                 .setSendWaitMs(s.sendWait)
                 .setSendWaitBytes(s.sendWaitBytes)
                 .setEndReason(reason)
+                .setOutbound(outbound)
                 .setEndedBy(endedBy)
                 .build();
     }
@@ -210,7 +213,7 @@ final class FlowState {
         o.i8(VERSION).str(st.host).i32(st.insId).i64(st.socketId).str(st.localAddr).i32(st.localPort)
                 .str(st.remoteAddr).i32(st.remotePort).i64(st.startMs).i64(st.lastEventMs).i64(st.maxTs)
                 .i64(st.maxIn).i64(st.maxOut).bool(st.closed).i64(st.closedWallMs).i64(st.lastEmitWallMs)
-                .i32(st.checkpointIdx);
+                .i32(st.checkpointIdx).bool(st.outbound);
         st.committed.write(o);
         o.i32(st.pending.size());
         for (long[] p : st.pending) {
@@ -237,6 +240,7 @@ final class FlowState {
         st.closedWallMs = in.i64();
         st.lastEmitWallMs = in.i64();
         st.checkpointIdx = in.i32();
+        st.outbound = in.bool();
         st.committed.read(in);
         int n = in.i32();
         if (n < 0 || n > 1_000_000) {

@@ -168,6 +168,17 @@ class BaselineDetectorTopologyTest {
     }
 
     @Test
+    void outboundConnectionsAreNeverActedOn() {
+        try (DetectorDriver d = new DetectorDriver(stateDir, T0, Map.of())) {
+            for (int i = 1; i <= 4; i++) {
+                d.flow(Ff.open("10.9.9.9", i, T0 + 30_000, 30_000).setOutbound(true).build());
+            }
+            assertTrue(d.decisions.isEmpty());
+            assertEquals(4, d.counters.get("mw_detector_outbound_ignored_total"));
+        }
+    }
+
+    @Test
     void allowListedAddressesAreNeverActedOn() {
         try (DetectorDriver d = new DetectorDriver(stateDir, T0, Map.of("allowlist", "10.0.0.0/8, 2001:db8::/32"))) {
             for (int i = 1; i <= 4; i++) {

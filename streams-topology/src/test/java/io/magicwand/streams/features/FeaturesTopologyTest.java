@@ -291,6 +291,20 @@ class FeaturesTopologyTest {
     }
 
     @Test
+    void outboundConnectionsAreMarkedAndLeftOutOfPeerFeatures() {
+        try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of())) {
+            Ev db = new Ev("h1", 401, "10.9.9.9", 5432, T0);
+            d.pipe(db, db.at(T0, SocketOp.CONNECT, 0, 0));
+            d.pipe(db, db.at(T0 + 10, SocketOp.SEND, 0, 80));
+            d.advance(2000);
+            List<FlowFeatures> f = d.flows.readValuesToList();
+            assertTrue(f.get(0).getOutbound());
+            assertTrue(d.peers.isEmpty(), "the application's own connection is not a peer");
+            assertEquals(1, d.ins.readValue().getOpenConnections(), "but it is load on the INS");
+        }
+    }
+
+    @Test
     void corruptRecordGoesToDeadLetterTopicAndProcessingContinues() {
         try (FeaturesDriver d = new FeaturesDriver(stateDir, T0, Map.of())) {
             byte[] garbage = {0, 0, 0, 0x7f, 0x7f, 1, 2, 3};
