@@ -711,6 +711,8 @@ static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
         return -1;
     }
     start_relay(c, n);
+    if (n->eof[1])
+        relay_propagate(c, n);   /* the client already closed its side */
     return 1;
 }
 
@@ -760,11 +762,17 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     l->held_msg.u.accepted.domain = l->domain;
     l->held_msg.u.accepted.local = n->local;
     l->held_msg.u.accepted.peer = n->peer;
-    l->held_app_fd = sp[0];
-    l->held_conn = n;
     /* announce it to mwcomms before the application can hold it: its first request about the
      * new socket must find it in the table */
     emit(c, l, 3, 0, n->sockid, n);
+    /* Clients usually send right after connecting: move what already arrived into the app's end
+     * now, so the application finds the request with the connection (one wake-up less). */
+    if (!handed_over && relay_pump(c, n, 1) < 0) {
+        close(sp[0]);
+        return 0;
+    }
+    l->held_app_fd = sp[0];
+    l->held_conn = n;
     return deliver_held(c, l);
 }
 
