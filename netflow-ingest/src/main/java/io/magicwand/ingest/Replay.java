@@ -109,6 +109,12 @@ public final class Replay {
             return 2;
         }
         try {
+            precheck(opt); // a bad file is reported before anything touches Kafka
+        } catch (IOException e) {
+            System.err.println("mw replay: " + e.getMessage());
+            return 3;
+        }
+        try {
             IngestMain.ensureTopic(cfg);
         } catch (RuntimeException e) {
             System.err.println("mw replay: cannot reach Kafka at " + cfg.bootstrapServers + ": " + e.getMessage());
@@ -129,6 +135,20 @@ public final class Replay {
         } catch (IOException e) {
             System.err.println("mw replay: " + e);
             return 3;
+        }
+    }
+
+    /** Opens every input once: headers are checked (and unreadable files found) up front. */
+    static void precheck(Options opt) throws IOException {
+        if (opt.pcap != null) {
+            new PcapReader(opt.pcap).close();
+        }
+        List<Path> files = expand(opt.files);
+        if (opt.pcap == null && files.isEmpty()) {
+            throw new IOException("no *.mwcap capture files in " + opt.files);
+        }
+        for (Path f : files) {
+            new CaptureReader(f).close();
         }
     }
 

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.magicwand.testkit.EmbeddedKafkaBroker;
 import io.magicwand.testkit.TestRegistry;
-import java.io.BufferedReader;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -54,12 +52,17 @@ class PcapImportIT {
         try (ServerSocket server = new ServerSocket()) {
             server.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
             int port = server.getLocalPort();
-            Process tcpdump = new ProcessBuilder("tcpdump", "-i", "lo", "-w", pcap.toString(), "-U", "--immediate-mode", "-Z", "root",
-                    "-s", "0", "tcp", "port", String.valueOf(port)).redirectErrorStream(true).start();
+            Process tcpdump = new ProcessBuilder("tcpdump", "-i", "lo", "-w", pcap.toString(), "-U", "--immediate-mode", "-B", "65536", "-Z", "root",
+                    "-s", "0", "tcp", "port", String.valueOf(port)).redirectErrorStream(true)
+                    .redirectOutput(tmp.resolve("tcpdump.log").toFile()).start();
+            Path tlog = tmp.resolve("tcpdump.log");
             try {
-                BufferedReader err = new BufferedReader(new InputStreamReader(tcpdump.getInputStream()));
-                String line = err.readLine();
-                assertTrue(line != null && line.contains("listening on"), "tcpdump did not start: " + line);
+                for (int i = 0; i < 100 && !Files.readString(tlog).contains("listening on"); i++) {
+                    assertTrue(tcpdump.isAlive(), "tcpdump exited: " + Files.readString(tlog));
+                    Thread.sleep(100);
+                }
+                assertTrue(Files.readString(tlog).contains("listening on"), "tcpdump did not start: "
+                        + Files.readString(tlog));
                 Thread serverThread = new Thread(() -> serve(server), "pcap-it-server");
                 serverThread.start();
                 for (int i = 0; i < CONNS; i++) {
@@ -85,11 +88,26 @@ class PcapImportIT {
                 r.setSoLinger(true, 0);
                 r.close();
                 serverThread.join(10_000);
-                Thread.sleep(700); // let tcpdump write the last packets
+                // On a busy machine tcpdump may lag behind the kernel: packets it has not read when it
+                // stops are lost. Wait until the file has stopped growing.
+                long size = -1;
+                long stableSince = System.nanoTime();
+                for (int i = 0; i < 300; i++) {
+                    long now = Files.exists(pcap) ? Files.size(pcap) : 0;
+                    if (now != size) {
+                        size = now;
+                        stableSince = System.nanoTime();
+                    } else if (System.nanoTime() - stableSince > 1_500_000_000L) {
+                        break;
+                    }
+                    Thread.sleep(100);
+                }
             } finally {
                 tcpdump.destroy();
                 assertTrue(tcpdump.waitFor(10, TimeUnit.SECONDS), "tcpdump did not stop");
             }
+            String stats = Files.readString(tlog);
+            assertTrue(stats.matches("(?s).*(^|\\n)0 packets dropped by kernel.*"), "tcpdump lost packets: " + stats);
             assertTrue(Files.size(pcap) > 24, "empty pcap");
 
             String registry = TestRegistry.url();
