@@ -23,6 +23,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -81,6 +82,10 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     private volatile long lastPollMs;
     private volatile String lastError = "";
     private volatile boolean failed;
+    /** Results and dead letters sent but not yet known to be acknowledged, and the offsets they cover. */
+    private final List<ProducerRecord<byte[], byte[]>> pendingRecords = new ArrayList<>();
+    private final List<Future<RecordMetadata>> pendingAcks = new ArrayList<>();
+    private final Map<TopicPartition, OffsetAndMetadata> pendingCommit = new HashMap<>();
     /** Applies decisions on different targets concurrently (null when sink.parallelism is 1). */
     private final ExecutorService pool;
 
@@ -110,7 +115,20 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     @Override
     public void run() {
         try {
-            consumer.subscribe(List.of(cfg.decisionsTopic()));
+            consumer.subscribe(List.of(cfg.decisionsTopic()), new ConsumerRebalanceListener() {
+                @Override
+                public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
+                    try {
+                        finishPending(true); // commit what is reported before another sink takes over
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+
+                @Override
+                public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                }
+            });
             log.info("consuming {} (group {}), results to {}, dead letters to {}", cfg.decisionsTopic(), cfg.groupId(),
                     cfg.resultsTopic(), cfg.dlqTopic());
             while (running) {
@@ -129,6 +147,12 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             throw e;
         } finally {
             running = false;
+            try {
+                finishPending(true);
+            } catch (InterruptedException | RuntimeException e) {
+                log.warn("could not commit the last reported decisions ({}); they will be redelivered and skipped as duplicates",
+                        e.toString());
+            }
             if (pool != null) {
                 pool.shutdownNow();
             }
@@ -165,6 +189,10 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     int pollOnce() throws InterruptedException {
         ConsumerRecords<byte[], byte[]> recs = consumer.poll(Duration.ofMillis(cfg.pollTimeoutMs()));
         lastPollMs = clock.millis();
+        long t0 = System.nanoTime();
+        for (ConsumerRecord<byte[], byte[]> r : recs) {
+            metrics.queued(lastPollMs - r.timestamp()); // time from produce to our poll (Kafka side)
+        }
         List<Work> batch = new ArrayList<>();
         Map<TopicPartition, Long> retryFrom = new HashMap<>();
         Set<String> batchIds = new HashSet<>();
@@ -186,6 +214,9 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             interrupted = e; // shutting down: report what is known, the rest is redelivered
         }
         int n = report(batch);
+        if (n > 0 && System.nanoTime() - t0 > 500_000_000L) {
+            log.info("slow batch: {} decisions took {} ms", n, (System.nanoTime() - t0) / 1_000_000);
+        }
         // Commit per partition up to the first record without a result; re-read from there.
         Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
         Map<TopicPartition, Long> firstOpen = new HashMap<>();
@@ -201,18 +232,25 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             }
         }
         firstOpen.forEach((tp, off) -> retryFrom.merge(tp, off, Math::min));
-        commitSync(commit);
+        pendingCommit.putAll(commit);
         retryFrom.forEach(consumer::seek);
         if (interrupted != null) {
+            finishPending(true);
             throw interrupted;
         }
+        finishPending(false);
         liftDueBans();
         return n;
     }
 
     private void commitSync(Map<TopicPartition, OffsetAndMetadata> commit) {
-        if (!commit.isEmpty()) {
+        if (commit.isEmpty()) {
+            return;
+        }
+        try {
             consumer.commitSync(commit);
+        } catch (WakeupException e) {
+            consumer.commitSync(commit); // a stop() raced with this commit: the wakeup is used up, commit anyway
         }
     }
 
@@ -335,9 +373,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
      * Produces the results and dead letters of the batch (in record order), waits until Kafka has
      * acknowledged all of them, and only then counts the decisions as handled.
      */
-    private int report(List<Work> batch) throws InterruptedException {
-        List<ProducerRecord<byte[], byte[]>> sent = new ArrayList<>();
-        List<Future<RecordMetadata>> acks = new ArrayList<>();
+    private int report(List<Work> batch) {
         int n = 0;
         for (Work w : batch) {
             ProducerRecord<byte[], byte[]> rec;
@@ -351,19 +387,45 @@ public final class MitigationSink implements Runnable, AutoCloseable {
             } else {
                 continue;
             }
-            sent.add(rec);
-            acks.add(sendQuietly(rec));
+            pendingRecords.add(rec);
+            pendingAcks.add(sendQuietly(rec));
             n++;
         }
-        producer.flush();
-        for (int i = 0; i < sent.size(); i++) {
+        return n;
+    }
+
+    /**
+     * Commits the offsets of the decisions whose results (and dead letters) Kafka has acknowledged.
+     * Not blocking: while acknowledgements are outstanding nothing is committed and the next poll
+     * goes on (so a slow broker acknowledgement does not delay the next mitigation); blocking: waits
+     * for them (shutdown, partitions revoked). A failed send is retried until acknowledged before its
+     * offset is committed.
+     */
+    void finishPending(boolean block) throws InterruptedException {
+        if (pendingAcks.isEmpty() && pendingCommit.isEmpty()) {
+            return;
+        }
+        if (!block) {
+            for (Future<RecordMetadata> f : pendingAcks) {
+                if (!f.isDone()) {
+                    return;
+                }
+            }
+        } else {
+            producer.flush();
+        }
+        for (int i = 0; i < pendingAcks.size(); i++) {
             try {
-                acks.get(i).get();
+                pendingAcks.get(i).get();
             } catch (ExecutionException e) {
-                produceDurably(sent.get(i)); // retried until acknowledged (or the sink stops)
+                produceDurably(pendingRecords.get(i)); // retried until acknowledged (or the sink stops)
             }
         }
-        return n;
+        pendingAcks.clear();
+        pendingRecords.clear();
+        Map<TopicPartition, OffsetAndMetadata> c = new HashMap<>(pendingCommit);
+        pendingCommit.clear();
+        commitSync(c);
     }
 
     private Future<RecordMetadata> sendQuietly(ProducerRecord<byte[], byte[]> rec) {

@@ -17,6 +17,7 @@ import java.util.Map;
  *   mw_sink_netflow_retries_total               re-sends after a timeout or a lost connection
  *   mw_sink_unblocks_total                      unblocks sent by the sink when a ban ended
  *   mw_sink_decision_latency_seconds            histogram: decision created_at_ms to APPLIED
+ *   mw_sink_decision_queue_seconds              histogram: decision record timestamp to the poll that read it
  * </pre>
  */
 public final class SinkMetrics {
@@ -31,6 +32,7 @@ public final class SinkMetrics {
     private final Metrics.Counter unblocks;
     private final Map<ResultStatus, Metrics.Counter> results = new EnumMap<>(ResultStatus.class);
     private final Metrics.Histogram latency;
+    private final Metrics.Histogram queued;
 
     public SinkMetrics() {
         this(new Metrics());
@@ -49,6 +51,8 @@ public final class SinkMetrics {
         }
         latency = registry.histogram("mw_sink_decision_latency_seconds",
                 "Time from a decision's created_at_ms to its APPLIED result", LATENCY_BUCKETS_S);
+        queued = registry.histogram("mw_sink_decision_queue_seconds",
+                "Time from a decision record's Kafka timestamp to the sink's poll that read it", LATENCY_BUCKETS_S);
     }
 
     public Metrics registry() { return registry; }
@@ -58,6 +62,7 @@ public final class SinkMetrics {
     public void requestSent() { requests.inc(); }
     public void retry() { retries.inc(); }
     public void unblockSent() { unblocks.inc(); }
+    public void queued(long ms) { queued.observe(Math.max(0, ms) / 1000.0); }
 
     /** Counts a published result; APPLIED results also feed the latency histogram. */
     public void result(ResultStatus s, long latencyMs) {

@@ -63,6 +63,10 @@ class MitigationSinkTest {
     }
 
     private void start(Map<String, String> extra) {
+        start(extra, true);
+    }
+
+    private void start(Map<String, String> extra, boolean autoComplete) {
         Map<String, String> p = new HashMap<>();
         p.put("netflow.targets", "host1=" + server.address());
         p.put("netflow.request.timeout.ms", "500");
@@ -74,7 +78,7 @@ class MitigationSinkTest {
         targets = new NetflowTargets(cfg);
         metrics = new SinkMetrics();
         consumer = new MockConsumer<>("earliest");
-        producer = new MockProducer<>(true, null, new ByteArraySerializer(), new ByteArraySerializer());
+        producer = new MockProducer<>(autoComplete, null, new ByteArraySerializer(), new ByteArraySerializer());
         sink = new MitigationSink(cfg, consumer, producer, decisionSerde.deserializer(), resultSerde.serializer(),
                 new RequestExecutor(targets, cfg, Clock.systemUTC(), metrics), new AppliedIds(1000),
                 new BanScheduler(cfg.stateDir()), Clock.systemUTC(), metrics);
@@ -316,6 +320,36 @@ class MitigationSinkTest {
                 rs.stream().map(r -> r.getDecisionId().toString()).collect(Collectors.toList()), "results in record order");
         assertTrue(rs.stream().allMatch(r -> r.getStatus() == ResultStatus.APPLIED));
         assertEquals(8, committed());
+    }
+
+    @Test
+    void offsetsAreCommittedOnlyOnceTheResultsAreAcknowledged() throws Exception {
+        start(Map.of(), false);
+        add(Decisions.close("ack1", 1));
+        add(Decisions.close("ack2", 2));
+        assertEquals(2, sink.pollOnce());
+        assertEquals(2, server.requests().size(), "applied without waiting for the previous acknowledgements");
+        assertEquals(-1, committed(), "results not acknowledged yet: nothing committed");
+        assertTrue(producer.completeNext());
+        sink.pollOnce();
+        assertEquals(-1, committed(), "one result still outstanding");
+        // the second send fails: it is produced again and only then committed
+        assertTrue(producer.errorNext(new org.apache.kafka.common.errors.TimeoutException("broker slow")));
+        Thread t = new Thread(() -> {
+            try {
+                while (producer.history().size() < 3) {
+                    Thread.sleep(10);
+                }
+                producer.completeNext();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        t.start();
+        sink.finishPending(true);
+        t.join(5000);
+        assertEquals(2, committed());
+        assertEquals(3, producer.history().size(), "the failed result was sent again");
     }
 
     @Test
