@@ -149,21 +149,23 @@ final class Traffic implements AutoCloseable {
         }
     }
 
-    /** Range attack: requests with hundreds of overlapping ranges, one connection each, read fully. */
+    /** Range attack: requests with hundreds of overlapping ranges from two parallel workers, one connection each, read fully. */
     void range(String source, int requests) {
-        spawn("range", () -> {
-            StringBuilder r = new StringBuilder("bytes=0-");
-            for (int i = 0; i < 400; i++) {
-                r.append(",5-").append(5 + i);
-            }
-            for (int i = 0; i < requests && !stop.get(); i++) {
-                try (Socket s = connect(source, 0)) {
-                    write(s, "GET /file HTTP/1.1\r\nHost: x\r\n" + UA + "Range: " + r + "\r\nConnection: close\r\n\r\n");
-                    readResponse(s);
+        StringBuilder r = new StringBuilder("bytes=0-");
+        for (int i = 0; i < 400; i++) {
+            r.append(",5-").append(5 + i);
+        }
+        for (int w = 0; w < 2; w++) {
+            spawn("range-" + w, () -> {
+                for (int i = 0; i < requests / 2 && !stop.get(); i++) {
+                    try (Socket s = connect(source, 0)) {
+                        write(s, "GET /file HTTP/1.1\r\nHost: x\r\n" + UA + "Range: " + r + "\r\nConnection: close\r\n\r\n");
+                        readResponse(s);
+                    }
+                    sleep(400);
                 }
-                sleep(400);
-            }
-        });
+            });
+        }
     }
 
     /** Connection flood: n connections opened at once and held open without a request. */
