@@ -68,10 +68,22 @@ static int ch_fd = -1;
 static uint32_t ch_req;
 static int ch_warned;
 
-static void atfork_prepare(void) { pthread_mutex_lock(&ch_lock); }
-static void atfork_parent(void) { pthread_mutex_unlock(&ch_lock); }
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* fork() while another thread holds a lock must not leave the child with a locked mutex */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&ch_lock);
+    pthread_mutex_lock(&cache_lock);
+}
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&cache_lock);
+    pthread_mutex_unlock(&ch_lock);
+}
 static void atfork_child(void)
 {
+    pthread_mutex_init(&cache_lock, NULL);
     /* The inherited channel belongs to the parent: replies for its requests must never reach
      * us. Drop our copy; the first request in the child connects afresh. */
     if (ch_fd >= 0)
@@ -243,7 +255,6 @@ struct shim_ent {
 };
 #define CACHE_SIZE 4096
 static struct shim_ent cache[CACHE_SIZE];
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct ours { uint64_t sockid; uint32_t nonce; char kind; };
 
