@@ -946,6 +946,13 @@ static int netns_setup(struct hub *h, struct hub_ins *in)
 {
     unsigned sub = ((unsigned)getpid() * 7 + (unsigned)in->idx) % 250 + 1;
     (void)h;
+    /* another stack (another mwcomms) may use the same /30 already: take the next free one */
+    for (int tries = 0; tries < 250; tries++, sub = sub % 250 + 1) {
+        char cmd[160];
+        snprintf(cmd, sizeof(cmd), "ip -o -4 addr show 2>/dev/null | grep -q ' 10\\.213\\.%u\\.[0-9]*/'", sub);
+        if (system(cmd) != 0)
+            break;   /* grep found nothing: free */
+    }
     snprintf(in->netns, sizeof(in->netns), "mwins%d-%d", (int)getpid(), in->idx);
     snprintf(in->veth_host, sizeof(in->veth_host), "mwh%dx%d", (int)getpid() % 1000000, in->idx);
     snprintf(in->veth_ins, sizeof(in->veth_ins), "mwi%dx%d", (int)getpid() % 1000000, in->idx);
