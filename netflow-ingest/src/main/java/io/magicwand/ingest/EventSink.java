@@ -4,8 +4,6 @@ import io.magicwand.avro.SocketEvent;
 import io.vertx.core.Context;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -17,8 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The Kafka side of ingest: a plain {@link Producer} fed in order by one sender thread, whose
- * completion callbacks are bridged back to the owning Vert.x event loop. It bounds the records sent but not yet acknowledged: when
+ * The Kafka side of ingest: a plain {@link Producer} whose completion callbacks are bridged back
+ * to the owning Vert.x event loop. It bounds the records sent but not yet acknowledged: when
  * {@link #full()} the sources pause their sockets and register {@link #whenDrained}, which runs on
  * the event loop once the unacknowledged count falls to the low-water mark. Memory stays bounded
  * and Kafka's slowness turns into TCP backpressure towards mwcomms.
@@ -49,12 +47,6 @@ public final class EventSink implements AutoCloseable {
     private final AtomicLong completed = new AtomicLong();
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
     private volatile boolean waiting;
-    private static final int BATCH = 256;
-    private List<ProducerRecord<String, SocketEvent>> batchRecords = new ArrayList<>(BATCH);
-    private List<Callback> batchCallbacks = new ArrayList<>(BATCH);
-    private final LinkedBlockingQueue<Batch> queue = new LinkedBlockingQueue<>();
-    private final Thread sender;
-    private volatile boolean closing;
     /** {@link #sent} when reading paused (no send happens while paused), for the I/O thread. */
     private volatile long sentSnapshot;
     private final List<Runnable> drainWaiters = new ArrayList<>();
@@ -76,9 +68,6 @@ public final class EventSink implements AutoCloseable {
         this.high = maxInFlight;
         this.low = maxInFlight / 2;
         this.listener = listener;
-        this.sender = new Thread(this::sendLoop, "ingest-sender-" + topic);
-        this.sender.setDaemon(true);
-        this.sender.start();
     }
 
     /** The completion callback of one host (one instance per host, not one per record). */
@@ -94,60 +83,13 @@ public final class EventSink implements AutoCloseable {
     /** As {@link #send(String, String, SocketEvent)} with the host's cached {@link #callbackFor callback}. */
     public void send(String host, String key, SocketEvent event, Callback cb) {
         sent++;
-        batchRecords.add(new ProducerRecord<>(topic, key, event));
-        batchCallbacks.add(cb);
-        if (batchRecords.size() >= BATCH) {
-            flush();
+        try {
+            producer.send(new ProducerRecord<>(topic, key, event), cb);
+        } catch (RuntimeException e) {
+            // Serialization or a closed producer: the callback is not called for these.
+            completed(host, e);
         }
     }
-
-    /**
-     * Hands the events collected on the event loop to the sender thread. Sources call it after
-     * each socket read (and before pausing), so nothing waits for a fuller batch.
-     */
-    public void flush() {
-        if (batchRecords.isEmpty()) {
-            return;
-        }
-        queue.add(new Batch(batchRecords, batchCallbacks));
-        batchRecords = new ArrayList<>(BATCH);
-        batchCallbacks = new ArrayList<>(BATCH);
-    }
-
-    /**
-     * The sender thread: serializes and sends in queue order (so per-socket order is kept), taking
-     * the producer's per-record cost (Avro encoding, partitioning, compression into the batch)
-     * off the event loop, which keeps framing and decoding. The queue needs no bound of its own:
-     * everything in it counts as in flight, which {@link #full()} bounds.
-     */
-    private void sendLoop() {
-        while (true) {
-            Batch b;
-            try {
-                b = queue.poll(100, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-            if (b == null) {
-                if (closing) {
-                    return;
-                }
-                continue;
-            }
-            for (int i = 0; i < b.records.size(); i++) {
-                Callback cb = b.callbacks.get(i);
-                try {
-                    producer.send(b.records.get(i), cb);
-                } catch (RuntimeException e) {
-                    // Serialization or a closed producer: the callback is not called for these.
-                    cb.onCompletion(null, e);
-                }
-            }
-        }
-    }
-
-    private record Batch(List<ProducerRecord<String, SocketEvent>> records, List<Callback> callbacks) {}
 
     private void completed(String host, Exception err) {
         // Only completions write this counter (the I/O thread; the event loop only for a send() that
@@ -190,7 +132,6 @@ public final class EventSink implements AutoCloseable {
 
     /** Runs {@code r} on the event loop once the in-flight count drains to the low-water mark. */
     public void whenDrained(Runnable r) {
-        flush();
         drainWaiters.add(r);
         sentSnapshot = sent;
         waiting = true;
@@ -218,15 +159,25 @@ public final class EventSink implements AutoCloseable {
         return lastError.get();
     }
 
-    /** Sends what is queued, then closes the producer (waits up to 30 s). Blocking: not on the event loop. */
-    @Override
-    public void close() {
-        closing = true;
+    /** Waits for every sent record (bounded by {@code timeoutMs}). Blocking: not on the event loop. */
+    public void flush(long timeoutMs) {
+        Thread t = new Thread(producer::flush, "ingest-flush");
+        t.setDaemon(true);
+        t.start();
         try {
-            sender.join(60_000);
+            t.join(timeoutMs);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    @Override
+    public void close() {
         producer.close(java.time.Duration.ofSeconds(30));
+    }
+
+    /** Closes without waiting (tests simulating a crash). */
+    public void closeNow() {
+        producer.close(java.time.Duration.ZERO);
     }
 }

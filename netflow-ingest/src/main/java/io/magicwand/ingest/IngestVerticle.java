@@ -100,14 +100,11 @@ public final class IngestVerticle extends VerticleBase {
         if (flushTimer >= 0) {
             vertx.cancelTimer(flushTimer);
         }
-        if (sink != null) {
-            sink.flush();
-        }
         return Future.join(stopped)
                 .transform(ar -> vertx.executeBlocking(() -> {
                     EventSink s = sink;
                     if (s != null) {
-                        s.close(); // sends what is queued, flushes the producer, waits up to 30 s
+                        s.close(); // flushes what was sent, waits up to 30 s
                     }
                     if (capture != null) {
                         capture.close();

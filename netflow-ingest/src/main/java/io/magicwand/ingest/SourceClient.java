@@ -112,9 +112,7 @@ public final class SourceClient {
             stats.bytesIn.add(buf.length());
             try {
                 f.handle(buf);
-                sink.flush();
             } catch (NetflowFormatException e) {
-                sink.flush(); // what was decoded before the bad bytes goes out
                 stats.formatErrors.increment();
                 log.error("NetFlow source {}: garbage in the stream at offset {}: {}; dropping the connection and"
                         + " reconnecting (the {} bytes before it were ingested)", spec.host(), e.streamOffset(),
@@ -190,7 +188,6 @@ public final class SourceClient {
             }
             paused = false;
             f.resume(); // may deliver buffered messages and pause again
-            sink.flush();
             if (!paused) {
                 s.resume();
             }
