@@ -20,6 +20,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import org.apache.kafka.clients.consumer.Consumer;
@@ -82,10 +87,16 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     private volatile long lastPollMs;
     private volatile String lastError = "";
     private volatile boolean failed;
-    /** Results and dead letters sent but not yet known to be acknowledged, and the offsets they cover. */
-    private final List<ProducerRecord<byte[], byte[]>> pendingRecords = new ArrayList<>();
-    private final List<Future<RecordMetadata>> pendingAcks = new ArrayList<>();
-    private final Map<TopicPartition, OffsetAndMetadata> pendingCommit = new HashMap<>();
+    /** Most decisions being applied at once before the consumer pauses (backpressure). */
+    static final int MAX_INFLIGHT = 5000;
+    /** Per partition, the records read whose result is not acknowledged yet (loop thread). */
+    private final Map<TopicPartition, ConcurrentSkipListMap<Long, Work>> open = new HashMap<>();
+    private final Map<TopicPartition, Long> nextOffset = new HashMap<>();
+    private final Map<TopicPartition, Long> committedOffsets = new HashMap<>();
+    /** Per target, the last queued application (loop thread). */
+    private final Map<String, CompletableFuture<Void>> tails = new HashMap<>();
+    private final Set<String> inflightIds = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger inflight = new AtomicInteger();
     /** Applies decisions on different targets concurrently (null when sink.parallelism is 1). */
     private final ExecutorService pool;
 
@@ -119,7 +130,12 @@ public final class MitigationSink implements Runnable, AutoCloseable {
                 @Override
                 public void onPartitionsRevoked(java.util.Collection<TopicPartition> partitions) {
                     try {
-                        finishPending(true); // commit what is reported before another sink takes over
+                        drain(cfg.unavailableMaxMs()); // commit what is reported before another sink takes over
+                        open.keySet().removeAll(partitions);
+                        partitions.forEach(tp -> {
+                            nextOffset.remove(tp);
+                            committedOffsets.remove(tp);
+                        });
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     }
@@ -148,7 +164,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         } finally {
             running = false;
             try {
-                finishPending(true);
+                drain(30_000);
             } catch (InterruptedException | RuntimeException e) {
                 log.warn("could not commit the last reported decisions ({}); they will be redelivered and skipped as duplicates",
                         e.toString());
@@ -160,7 +176,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         }
     }
 
-    /** One decision record of a poll batch on its way to a result. */
+    /** One decision record on its way to an acknowledged result. */
     private static final class Work {
         final ConsumerRecord<byte[], byte[]> rec;
         MitigationDecision decision;
@@ -168,8 +184,11 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         List<FeatureRequest> requests;
         long expiresAt;
         String dlqReason;
-        Outcome outcome; // null until known
-        long outcomeAtMs;
+        volatile Outcome outcome; // null until known
+        volatile long outcomeAtMs;
+        volatile ProducerRecord<byte[], byte[]> out;
+        volatile boolean acked;
+        volatile boolean sendFailed;
 
         Work(ConsumerRecord<byte[], byte[]> rec) {
             this.rec = rec;
@@ -181,66 +200,162 @@ public final class MitigationSink implements Runnable, AutoCloseable {
     }
 
     /**
-     * One poll: classify the records (decode, duplicate, expiry, mapping), apply the ones that need
-     * NetFlow requests — serially per target (same address, same socket, same INS), in parallel across
-     * targets — then produce every result and dead letter, wait for their acknowledgements, and
-     * commit. Finally lift due bans. Returns the number of records handled.
+     * One poll. The records are classified here (decode, duplicate, expiry, mapping); the ones that
+     * need NetFlow requests are queued per target (same address, same socket, INS-wide per host):
+     * serial within a target, concurrent across targets, and not blocking the loop - a slow answer
+     * from mwcomms about one socket does not delay a BLOCK that arrives after it. The poll waits for
+     * its own decisions at most {@code sink.batch.wait.ms}. Results are produced as soon as they are
+     * known; per partition, offsets are committed up to the first record whose result is not yet
+     * acknowledged. Finally due bans are lifted. Returns the number of records read.
      */
     int pollOnce() throws InterruptedException {
+        retryFailedSends();
+        commitAcked();
+        if (inflight.get() >= MAX_INFLIGHT) {
+            consumer.pause(consumer.assignment()); // backpressure: mwcomms is slower than the detector
+        } else if (!consumer.paused().isEmpty()) {
+            consumer.resume(consumer.paused());
+        }
         ConsumerRecords<byte[], byte[]> recs = consumer.poll(Duration.ofMillis(cfg.pollTimeoutMs()));
         lastPollMs = clock.millis();
-        long t0 = System.nanoTime();
         for (ConsumerRecord<byte[], byte[]> r : recs) {
             metrics.queued(lastPollMs - r.timestamp()); // time from produce to our poll (Kafka side)
         }
-        List<Work> batch = new ArrayList<>();
-        Map<TopicPartition, Long> retryFrom = new HashMap<>();
-        Set<String> batchIds = new HashSet<>();
+        List<CompletableFuture<Void>> mine = new ArrayList<>();
+        int n = 0;
         for (TopicPartition tp : recs.partitions()) {
             for (ConsumerRecord<byte[], byte[]> r : recs.records(tp)) {
                 Work w = new Work(r);
-                if (!classify(w, batchIds)) {
+                if (!classify(w)) {
                     // Not decodable now (registry unreachable): re-read it and the rest of this partition later.
-                    retryFrom.put(tp, r.offset());
+                    consumer.seek(tp, r.offset());
                     break;
                 }
-                batch.add(w);
+                n++;
+                open.computeIfAbsent(tp, k -> new ConcurrentSkipListMap<>()).put(r.offset(), w);
+                committedOffsets.putIfAbsent(tp, r.offset()); // where this sink started: nothing to commit below
+                nextOffset.put(tp, r.offset() + 1);
+                if (w.done()) {
+                    report(w);
+                } else {
+                    mine.add(schedule(w));
+                }
             }
         }
-        InterruptedException interrupted = null;
-        try {
-            apply(batch);
-        } catch (InterruptedException e) {
-            interrupted = e; // shutting down: report what is known, the rest is redelivered
-        }
-        int n = report(batch);
-        if (n > 0 && System.nanoTime() - t0 > 500_000_000L) {
-            log.info("slow batch: {} decisions took {} ms", n, (System.nanoTime() - t0) / 1_000_000);
-        }
-        // Commit per partition up to the first record without a result; re-read from there.
-        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
-        Map<TopicPartition, Long> firstOpen = new HashMap<>();
-        for (Work w : batch) {
-            TopicPartition tp = new TopicPartition(w.rec.topic(), w.rec.partition());
-            if (firstOpen.containsKey(tp)) {
-                continue;
-            }
-            if (w.done()) {
-                commit.put(tp, new OffsetAndMetadata(w.rec.offset() + 1));
-            } else {
-                firstOpen.put(tp, w.rec.offset());
+        if (!mine.isEmpty()) {
+            try {
+                CompletableFuture.allOf(mine.toArray(new CompletableFuture<?>[0])).get(cfg.batchWaitMs(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                // still being applied: reported (and committed) when done
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("applying decisions failed: " + e.getCause(), e.getCause());
             }
         }
-        firstOpen.forEach((tp, off) -> retryFrom.merge(tp, off, Math::min));
-        pendingCommit.putAll(commit);
-        retryFrom.forEach(consumer::seek);
-        if (interrupted != null) {
-            finishPending(true);
-            throw interrupted;
-        }
-        finishPending(false);
+        tails.values().removeIf(CompletableFuture::isDone);
+        retryFailedSends();
+        commitAcked();
         liftDueBans();
         return n;
+    }
+
+    /** Queues {@code w} behind the earlier decisions on its target. */
+    private CompletableFuture<Void> schedule(Work w) {
+        inflight.incrementAndGet();
+        String key = targetKey(w.decision);
+        CompletableFuture<Void> prev = tails.getOrDefault(key, CompletableFuture.completedFuture(null));
+        CompletableFuture<Void> f = prev.handle((x, e) -> null).thenRunAsync(() -> runWork(w),
+                pool != null ? pool : Runnable::run);
+        tails.put(key, f);
+        return f;
+    }
+
+    private void runWork(Work w) {
+        try {
+            Outcome o = executor.execute(w.decision.getHost().toString(), w.requests, w.expiresAt, () -> !running);
+            w.outcomeAtMs = clock.millis();
+            w.outcome = o;
+            report(w);
+        } catch (InterruptedException e) {
+            // shutting down: no result, not committed, redelivered next time
+        } catch (RuntimeException e) {
+            log.error("applying decision {} failed unexpectedly: {}", w.id, e.toString(), e);
+            w.outcomeAtMs = clock.millis();
+            w.outcome = Outcome.failed(Errno.EINVAL, "internal error in the sink: " + e, 0);
+            report(w);
+        } finally {
+            inflightIds.remove(w.id);
+            inflight.decrementAndGet();
+        }
+    }
+
+    /** Produces the result (or dead letter) of {@code w}; the acknowledgement is noted on {@code w}. */
+    private void report(Work w) {
+        if (w.dlqReason != null) {
+            w.out = deadLetter(w.rec, w.dlqReason);
+        } else {
+            if (w.outcome.status() == ResultStatus.APPLIED) {
+                trackBan(w.decision, w.id);
+            }
+            w.out = resultRecord(w.decision, w.id, w.outcome, w.outcomeAtMs);
+        }
+        try {
+            producer.send(w.out, (md, e) -> {
+                if (e == null) {
+                    w.acked = true;
+                } else {
+                    w.sendFailed = true;
+                }
+            });
+        } catch (RuntimeException e) {
+            w.sendFailed = true;
+        }
+    }
+
+    /** Sends again, until acknowledged, every result whose send failed (loop thread). */
+    private void retryFailedSends() throws InterruptedException {
+        for (ConcurrentSkipListMap<Long, Work> m : open.values()) {
+            for (Work w : m.values()) {
+                if (w.sendFailed) {
+                    w.sendFailed = false;
+                    produceDurably(w.out);
+                    w.acked = true;
+                }
+            }
+        }
+    }
+
+    /** Per partition: commits up to the first record whose result is not acknowledged yet. */
+    private void commitAcked() {
+        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+        for (Map.Entry<TopicPartition, ConcurrentSkipListMap<Long, Work>> e : open.entrySet()) {
+            ConcurrentSkipListMap<Long, Work> m = e.getValue();
+            while (!m.isEmpty() && m.firstEntry().getValue().acked) {
+                m.pollFirstEntry();
+            }
+            Long next = m.isEmpty() ? nextOffset.get(e.getKey()) : m.firstKey();
+            Long last = committedOffsets.get(e.getKey());
+            if (next != null && (last == null || next > last)) {
+                commit.put(e.getKey(), new OffsetAndMetadata(next));
+                committedOffsets.put(e.getKey(), next);
+            }
+        }
+        commitSync(commit);
+    }
+
+    /**
+     * Waits (at most {@code timeoutMs}) for the decisions being applied, then for the results'
+     * acknowledgements, and commits. Used on shutdown and before partitions are revoked.
+     */
+    void drain(long timeoutMs) throws InterruptedException {
+        CompletableFuture<?>[] all = tails.values().toArray(new CompletableFuture<?>[0]);
+        try {
+            CompletableFuture.allOf(all).get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            log.warn("decisions still being applied after {} ms; they are not committed and will be redelivered", timeoutMs);
+        }
+        producer.flush();
+        retryFailedSends();
+        commitAcked();
     }
 
     private void commitSync(Map<TopicPartition, OffsetAndMetadata> commit) {
@@ -259,7 +374,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
      * Sets the outcome of records that need no NetFlow request (dead letter, duplicate, expired,
      * invalid).
      */
-    private boolean classify(Work w, Set<String> batchIds) throws InterruptedException {
+    private boolean classify(Work w) throws InterruptedException {
         ConsumerRecord<byte[], byte[]> r = w.rec;
         metrics.received();
         MitigationDecision d;
@@ -287,7 +402,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         }
         long now = clock.millis();
         w.outcomeAtMs = now;
-        if (applied.contains(w.id) || !batchIds.add(w.id)) {
+        if (applied.contains(w.id) || inflightIds.contains(w.id)) {
             w.outcome = new Outcome(ResultStatus.SKIPPED_DUPLICATE, 0,
                     "decision " + w.id + " was already handled (redelivery); not applied again", 0);
             return true;
@@ -301,6 +416,7 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         }
         try {
             w.requests = DecisionMapper.map(d, cfg.blockClosesExisting());
+            inflightIds.add(w.id);
         } catch (InvalidDecisionException e) {
             w.outcome = Outcome.failed(Errno.EINVAL, "invalid decision: " + e.getMessage(), 0);
         }
@@ -320,123 +436,6 @@ public final class MitigationSink implements Runnable, AutoCloseable {
         }
     }
 
-    /** Applies the batch's pending decisions: serially per target, up to sink.parallelism targets at once. */
-    private void apply(List<Work> batch) throws InterruptedException {
-        Map<String, List<Work>> byTarget = new LinkedHashMap<>();
-        for (Work w : batch) {
-            if (!w.done() && w.requests != null) {
-                byTarget.computeIfAbsent(targetKey(w.decision), k -> new ArrayList<>()).add(w);
-            }
-        }
-        if (byTarget.isEmpty()) {
-            return;
-        }
-        if (byTarget.size() == 1 || pool == null) {
-            for (List<Work> group : byTarget.values()) {
-                applyGroup(group);
-            }
-            return;
-        }
-        List<Future<?>> futures = new ArrayList<>();
-        for (List<Work> group : byTarget.values()) {
-            futures.add(pool.submit(() -> {
-                applyGroup(group);
-                return null;
-            }));
-        }
-        InterruptedException interrupted = null;
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (ExecutionException e) {
-                if (e.getCause() instanceof InterruptedException ie) {
-                    interrupted = ie;
-                } else {
-                    throw new IllegalStateException("applying decisions failed: " + e.getCause(), e.getCause());
-                }
-            }
-        }
-        if (interrupted != null) {
-            throw interrupted;
-        }
-    }
-
-    private void applyGroup(List<Work> group) throws InterruptedException {
-        for (Work w : group) {
-            Outcome o = executor.execute(w.decision.getHost().toString(), w.requests, w.expiresAt, () -> !running);
-            w.outcomeAtMs = clock.millis();
-            w.outcome = o;
-        }
-    }
-
-    /**
-     * Produces the results and dead letters of the batch (in record order), waits until Kafka has
-     * acknowledged all of them, and only then counts the decisions as handled.
-     */
-    private int report(List<Work> batch) {
-        int n = 0;
-        for (Work w : batch) {
-            ProducerRecord<byte[], byte[]> rec;
-            if (w.dlqReason != null) {
-                rec = deadLetter(w.rec, w.dlqReason);
-            } else if (w.outcome != null) {
-                if (w.outcome.status() == ResultStatus.APPLIED) {
-                    trackBan(w.decision, w.id);
-                }
-                rec = resultRecord(w.decision, w.id, w.outcome, w.outcomeAtMs);
-            } else {
-                continue;
-            }
-            pendingRecords.add(rec);
-            pendingAcks.add(sendQuietly(rec));
-            n++;
-        }
-        return n;
-    }
-
-    /**
-     * Commits the offsets of the decisions whose results (and dead letters) Kafka has acknowledged.
-     * Not blocking: while acknowledgements are outstanding nothing is committed and the next poll
-     * goes on (so a slow broker acknowledgement does not delay the next mitigation); blocking: waits
-     * for them (shutdown, partitions revoked). A failed send is retried until acknowledged before its
-     * offset is committed.
-     */
-    void finishPending(boolean block) throws InterruptedException {
-        if (pendingAcks.isEmpty() && pendingCommit.isEmpty()) {
-            return;
-        }
-        if (!block) {
-            for (Future<RecordMetadata> f : pendingAcks) {
-                if (!f.isDone()) {
-                    return;
-                }
-            }
-        } else {
-            producer.flush();
-        }
-        for (int i = 0; i < pendingAcks.size(); i++) {
-            try {
-                pendingAcks.get(i).get();
-            } catch (ExecutionException e) {
-                produceDurably(pendingRecords.get(i)); // retried until acknowledged (or the sink stops)
-            }
-        }
-        pendingAcks.clear();
-        pendingRecords.clear();
-        Map<TopicPartition, OffsetAndMetadata> c = new HashMap<>(pendingCommit);
-        pendingCommit.clear();
-        commitSync(c);
-    }
-
-    private Future<RecordMetadata> sendQuietly(ProducerRecord<byte[], byte[]> rec) {
-        try {
-            return producer.send(rec);
-        } catch (RuntimeException e) {
-            CompletableFuture<RecordMetadata> f = new CompletableFuture<>();
-            f.completeExceptionally(e);
-            return f;
-        }
-    }
 
     private void trackBan(MitigationDecision d, String id) {
         String host = d.getHost().toString();

@@ -38,6 +38,7 @@ public final class SinkConfig {
         key("netflow.reconnect.backoff.ms", "100", "first reconnect delay (doubles, with jitter)");
         key("netflow.reconnect.backoff.max.ms", "5000", "longest reconnect delay");
         key("netflow.unavailable.max.ms", "60000", "how long a decision waits for a lost mwcomms connection before TIMED_OUT");
+        key("sink.batch.wait.ms", "200", "how long a poll waits for its own decisions before polling again (the rest go on in the background)");
         key("sink.parallelism", "16", "decisions on different targets (address, socket, INS) applied at once; same target: in order");
         key("sink.block.close.existing", "false", "BLOCK also closes the address's open connections (ADDRESS_BLOCK val 2, an extension; false = val 1 of the original protocol)");
         key("sink.unblock.on.expiry", "true", "send UNBLOCK when a BLOCK's ttl_ms runs out (turn off if the detector sends its own unblocks)");
@@ -145,6 +146,7 @@ public final class SinkConfig {
     public long unavailableMaxMs() { return num("netflow.unavailable.max.ms"); }
     public boolean unblockOnExpiry() { return bool("sink.unblock.on.expiry"); }
     public boolean blockClosesExisting() { return bool("sink.block.close.existing"); }
+    public long batchWaitMs() { return num("sink.batch.wait.ms"); }
     public int parallelism() { return (int) Math.max(1, Math.min(256, num("sink.parallelism"))); }
     public long idempotencyWindowMs() { return num("idempotency.window.ms"); }
     public int idempotencyMaxIds() { return (int) Math.min(Integer.MAX_VALUE, num("idempotency.max.ids")); }

@@ -73,6 +73,7 @@ class MitigationSinkTest {
         p.put("netflow.max.retries", "1");
         p.put("netflow.unavailable.max.ms", "2000");
         p.put("schema.registry.url", scope);
+        p.put("sink.batch.wait.ms", "10000"); // each poll waits for its decisions: deterministic tests
         p.putAll(extra);
         SinkConfig cfg = SinkConfig.of(p);
         targets = new NetflowTargets(cfg);
@@ -155,9 +156,8 @@ class MitigationSinkTest {
         add(d);
         assertEquals(2, sink.pollOnce());
         assertEquals(1, server.requests().size(), "applied once");
-        List<MitigationResult> rs = results();
-        assertEquals(ResultStatus.APPLIED, rs.get(0).getStatus());
-        assertEquals(ResultStatus.SKIPPED_DUPLICATE, rs.get(1).getStatus());
+        List<ResultStatus> rs = results().stream().map(MitigationResult::getStatus).sorted().collect(Collectors.toList());
+        assertEquals(List.of(ResultStatus.APPLIED, ResultStatus.SKIPPED_DUPLICATE), rs);
         assertEquals(2, committed());
     }
 
@@ -316,23 +316,25 @@ class MitigationSinkTest {
         }
         assertTrue(block >= 0 && unblock > block, "BLOCK before UNBLOCK of the same address");
         List<MitigationResult> rs = results();
-        assertEquals(List.of("par1", "par2", "par3", "par4", "par5", "par6", "b-then-u-1", "b-then-u-2"),
-                rs.stream().map(r -> r.getDecisionId().toString()).collect(Collectors.toList()), "results in record order");
+        List<String> ids = rs.stream().map(r -> r.getDecisionId().toString()).collect(Collectors.toList());
+        assertEquals(List.of("b-then-u-1", "b-then-u-2", "par1", "par2", "par3", "par4", "par5", "par6"),
+                ids.stream().sorted().collect(Collectors.toList()));
+        assertTrue(ids.indexOf("b-then-u-1") < ids.indexOf("b-then-u-2"), "same target: results in order");
         assertTrue(rs.stream().allMatch(r -> r.getStatus() == ResultStatus.APPLIED));
         assertEquals(8, committed());
     }
 
     @Test
     void offsetsAreCommittedOnlyOnceTheResultsAreAcknowledged() throws Exception {
-        start(Map.of(), false);
+        start(Map.of("sink.parallelism", "1"), false); // results sent in record order
         add(Decisions.close("ack1", 1));
         add(Decisions.close("ack2", 2));
         assertEquals(2, sink.pollOnce());
-        assertEquals(2, server.requests().size(), "applied without waiting for the previous acknowledgements");
+        assertEquals(2, server.requests().size(), "applied without waiting for acknowledgements");
         assertEquals(-1, committed(), "results not acknowledged yet: nothing committed");
         assertTrue(producer.completeNext());
         sink.pollOnce();
-        assertEquals(-1, committed(), "one result still outstanding");
+        assertEquals(1, committed(), "the first result is acknowledged, the second not yet");
         // the second send fails: it is produced again and only then committed
         assertTrue(producer.errorNext(new org.apache.kafka.common.errors.TimeoutException("broker slow")));
         Thread t = new Thread(() -> {
@@ -346,10 +348,48 @@ class MitigationSinkTest {
             }
         });
         t.start();
-        sink.finishPending(true);
+        sink.pollOnce();
         t.join(5000);
         assertEquals(2, committed());
         assertEquals(3, producer.history().size(), "the failed result was sent again");
+    }
+
+    @Test
+    void aSlowTargetDoesNotDelayLaterDecisionsOnOtherTargets() throws Exception {
+        // mwcomms answers about socket 1 after 1.5 s, everything else at once
+        server.script(r -> {
+            if (r.isBySocket() && r.identSocket() == 1) {
+                java.util.concurrent.CompletableFuture.delayedExecutor(1500, java.util.concurrent.TimeUnit.MILLISECONDS)
+                        .execute(() -> {
+                            try {
+                                server.sendToClients(io.magicwand.netflow.NetflowCodec.encode(
+                                        io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val())));
+                            } catch (java.io.IOException e) {
+                                throw new java.io.UncheckedIOException(e);
+                            }
+                        });
+                return null;
+            }
+            return io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val());
+        });
+        start(Map.of("sink.batch.wait.ms", "100", "netflow.request.timeout.ms", "5000"));
+        add(Decisions.close("slow", 1));
+        sink.pollOnce();
+        add(Decisions.block("fast", "127.0.0.66", 0));
+        long t0 = System.nanoTime();
+        sink.pollOnce();
+        assertTrue((System.nanoTime() - t0) / 1_000_000 < 1000, "the poll did not wait for the slow socket");
+        List<MitigationResult> rs = results();
+        assertEquals(1, rs.size());
+        assertEquals("fast", rs.get(0).getDecisionId().toString(), "the BLOCK is applied while the CLOSE still waits");
+        assertEquals(-1, committed(), "nothing committed past the unfinished first record");
+        long end = System.currentTimeMillis() + 5000;
+        while (results().size() < 2 && System.currentTimeMillis() < end) {
+            sink.pollOnce();
+        }
+        sink.pollOnce();
+        assertEquals(2, results().size());
+        assertEquals(2, committed(), "both committed once the slow one is reported");
     }
 
     @Test
@@ -359,7 +399,8 @@ class MitigationSinkTest {
         add(Decisions.close("twice", 5));
         sink.pollOnce();
         assertEquals(1, server.requests().size());
-        assertEquals(ResultStatus.SKIPPED_DUPLICATE, results().get(1).getStatus());
+        assertEquals(List.of(ResultStatus.APPLIED, ResultStatus.SKIPPED_DUPLICATE),
+                results().stream().map(MitigationResult::getStatus).sorted().collect(Collectors.toList()));
     }
 
     @Test
