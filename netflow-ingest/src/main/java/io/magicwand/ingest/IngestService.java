@@ -57,6 +57,15 @@ public final class IngestService implements AutoCloseable {
         Map<String, Object> props = new HashMap<>(config.producerProperties());
         AvroSerializer<SocketEvent> ser = new AvroSerializer<>();
         ser.configure(props, false);
+        // Register (or look up) the schema now, on the caller's worker thread, rather than on the
+        // event loop at the first record; an unreachable registry fails the start with its reason.
+        try {
+            ser.serialize(config.topic, EventMapper.toEvent("-", new io.magicwand.netflow.NetflowInfo(0, 0, 0, 0, 0, 0,
+                    0, io.magicwand.netflow.Endpoint.NONE, io.magicwand.netflow.Endpoint.NONE, 0, 0, 0), 0));
+        } catch (org.apache.kafka.common.errors.SerializationException e) {
+            ser.close();
+            throw new IllegalStateException("schema registry " + config.registryUrl + ": " + e.getMessage(), e);
+        }
         props.remove("schema.registry.url"); // ours, not the producer's (avoids an unknown-config warning)
         return new KafkaProducer<>(props, new StringSerializer(), ser);
     }
