@@ -11,6 +11,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE=$(mktemp -d /tmp/mw-demo-test.XXXXXX)
+# Apache drops to its unprivileged user: it must be able to traverse the state dir.
+chmod 755 "$STATE"
 cleanup() {
   "$ROOT/mw" --state-dir "$STATE" down >/dev/null 2>&1 || true
   rm -rf "$STATE"
