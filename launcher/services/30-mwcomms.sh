@@ -1,7 +1,8 @@
 # Service: mwcomms, the data-plane hub, which starts and supervises the INS pool.
 #
-# Config (mw.conf): isolation (netns|off), ins.count, netflow.address (HOST:PORT),
-# mwcomms.socket (rendezvous path). Binaries: native/build/{mwcomms,ins,mwctl,libmwshim.so},
+# Config (mw.conf): isolation (netns|off), ins.count, ins.max (most INS: NetFlow spawn and
+# autoscale, default 32), ins.autoscale.conns (connections per INS that start one more; 0 = no
+# autoscale), netflow.address (HOST:PORT), mwcomms.socket (rendezvous path). Binaries: native/build/{mwcomms,ins,mwctl,libmwshim.so},
 # built on demand.
 
 mwcomms_bin() { echo "$MW_ROOT/native/build/$1"; }
@@ -20,9 +21,11 @@ mwcomms_build() {
 }
 
 mwcomms_start() {
-  local iso nins nf sock pid
+  local iso nins nmax scale nf sock pid
   iso=$(mw_conf_get isolation off)
   nins=$(mw_conf_get ins.count 1)
+  nmax=$(mw_conf_get ins.max 32)
+  scale=$(mw_conf_get ins.autoscale.conns 0)
   nf=$(mw_conf_get netflow.address 127.0.0.1:2055)
   sock=$(mwcomms_sock)
   if [ -n "$(mw_pid mwcomms)" ]; then
@@ -35,9 +38,10 @@ mwcomms_start() {
   fi
   mwcomms_build
   mkdir -p "$(dirname "$sock")"
-  mw_log "mwcomms: starting (isolation $iso, $nins INS, NetFlow $nf, rendezvous $sock)"
+  case "$nmax$scale" in *[!0-9]*) mw_die "mwcomms: ins.max ($nmax) and ins.autoscale.conns ($scale) must be numbers" ;; esac
+  mw_log "mwcomms: starting (isolation $iso, $nins INS (at most $nmax), autoscale ${scale} conns/INS, NetFlow $nf, rendezvous $sock)"
   mw_start mwcomms "$(mwcomms_log)" "$(mwcomms_bin mwcomms)" --rendezvous "$sock" --ins "$nins" \
-    --isolation "$iso" --netflow "$nf"
+    --ins-max "$nmax" --autoscale-conns "$scale" --isolation "$iso" --netflow "$nf"
   if ! "$(mwcomms_bin mwctl)" --rendezvous "$sock" wait 15 >/dev/null 2>&1 || [ -z "$(mw_pid mwcomms)" ]; then
     tail -n 5 "$(mwcomms_log)" >&2 2>/dev/null || true
     mw_stop mwcomms 5

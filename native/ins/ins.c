@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -248,6 +249,18 @@ static struct ins_sock *sock_new(struct ins_ctx *c, uint64_t id, int kind, int d
         return NULL;
     }
     return s;
+}
+
+/* The per-INS socket limit (ins-max-sockets): like RLIMIT_NOFILE for one stack. */
+static int at_limit(struct ins_ctx *c)
+{
+    if (c->max_sockets && c->socks.count >= c->max_sockets) {
+        if (c->refused++ % 1000 == 0)
+            mw_log("socket limit %u reached: refusing new sockets/connections (EMFILE), %llu so far",
+                   c->max_sockets, (unsigned long long)c->refused);
+        return 1;
+    }
+    return 0;
 }
 
 static void set_interest(struct ins_ctx *c, int fd, struct ins_tag *tag, uint32_t *cur, uint32_t want)
@@ -725,7 +738,7 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     struct stat st;
     struct ins_sock *n;
 
-    if (is_blocked(c, peer)) {
+    if (is_blocked(c, peer) || at_limit(c)) {
         close(tcpfd);
         return 0;
     }
@@ -838,6 +851,10 @@ static void op_socket(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfd
         reply_info(c, m, -EINVAL, NULL);
         return;
     }
+    if (at_limit(c)) {
+        reply_info(c, m, -EMFILE, NULL);
+        return;
+    }
     fd = socket(m->u.socket.domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (fd < 0) {
         reply_info(c, m, -errno, NULL);
@@ -871,6 +888,12 @@ static void op_bind(struct ins_ctx *c, struct mw_ctl_msg *m, struct ins_sock *s)
         return;
     }
     len = mw_ctl_addr_to_sockaddr(&m->u.addr.addr, &ss);
+    if (c->flags & MW_INS_F_REUSEPORT) {
+        /* several INS share the host namespace: each holds a replica of the listener on the same
+         * address, the kernel spreads new connections over them */
+        int one = 1;
+        setsockopt(s->tcp, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    }
     if (len < 0 || bind(s->tcp, (struct sockaddr *)&ss, (socklen_t)len) < 0) {
         reply_info(c, m, len < 0 ? -EINVAL : -errno, s);
         return;
@@ -1039,6 +1062,8 @@ static void op_restore(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nf
         return;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (c->flags & MW_INS_F_REUSEPORT)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     for (uint32_t i = 0; i < rs->nopts; i++)
         if (apply_opt_allowed(rs->opts[i].level, rs->opts[i].optname))
             setsockopt(fd, rs->opts[i].level, rs->opts[i].optname, &rs->opts[i].val, sizeof(int));
@@ -1132,6 +1157,48 @@ static void op_feature(struct ins_ctx *c, struct mw_ctl_msg *m)
     case 0x010d: opt = SO_SNDLOWAT; break;
     case 0x010e: opt = SO_RCVLOWAT; break;
     case 0x010f: opt = SO_ERROR; if (wr) st = -EPERM; break;
+    case 0x010b:   /* sndtimeo / rcvtimeo: struct timeval on the real socket */
+    case 0x010c: {
+        int o = f->name == 0x010b ? SO_SNDTIMEO : SO_RCVTIMEO;
+        struct timeval tv;
+        uint64_t sec, usec;
+        socklen_t l = sizeof(tv);
+        if (!s || s->tcp < 0) { st = -EBADF; break; }
+        if (wr) {
+            memcpy(&sec, f->val, 8);
+            memcpy(&usec, f->val + 8, 8);
+            if (usec >= 1000000 || sec > (uint64_t)INT32_MAX) { st = -EINVAL; break; }
+            tv.tv_sec = (time_t)sec;
+            tv.tv_usec = (suseconds_t)usec;
+            if (setsockopt(s->tcp, SOL_SOCKET, o, &tv, sizeof(tv)) < 0) { st = -errno; break; }
+        }
+        if (getsockopt(s->tcp, SOL_SOCKET, o, &tv, &l) < 0) { st = -errno; break; }
+        sec = (uint64_t)tv.tv_sec;
+        usec = (uint64_t)tv.tv_usec;
+        memcpy(rep.u.feature.val, &sec, 8);
+        memcpy(rep.u.feature.val + 8, &usec, 8);
+        break;
+    }
+    case 0x0110: {  /* tcp-info (extension): rtt, rttvar, cwnd, retransmissions */
+        struct tcp_info ti;
+        socklen_t l = sizeof(ti);
+        uint32_t v4[4];
+        if (wr) { st = -EPERM; break; }
+        if (!s || s->tcp < 0) { st = -EBADF; break; }
+        memset(&ti, 0, sizeof(ti));
+        if (getsockopt(s->tcp, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0) { st = -errno; break; }
+        v4[0] = ti.tcpi_rtt;
+        v4[1] = ti.tcpi_rttvar;
+        v4[2] = ti.tcpi_snd_cwnd;
+        v4[3] = ti.tcpi_total_retrans;
+        memcpy(rep.u.feature.val, v4, 16);
+        break;
+    }
+    case 0x2006:   /* ins-max-sockets: this INS refuses sockets/connections beyond it */
+        if (wr)
+            c->max_sockets = v;
+        memcpy(rep.u.feature.val, &c->max_sockets, 4);
+        break;
     case 0x0003: /* nonblock is the app's own fd flag; the INS side is always non-blocking */
         if (wr) st = -EPERM;
         else memcpy(rep.u.feature.val, &(uint32_t){1}, 4);
@@ -1248,6 +1315,8 @@ void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
         c->nonce = m->u.ins_hello.nonce;
         c->obs_interval_ms = m->u.ins_hello.obs_interval_ms;
         c->id = m->u.ins_hello.ins_id;
+        c->flags = m->u.ins_hello.flags;
+        c->max_sockets = m->u.ins_hello.max_sockets;
         return;
     case MW_OP_SOCKET:
         op_socket(c, m, fds, nfds);

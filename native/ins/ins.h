@@ -76,6 +76,9 @@ struct ins_ctx {
     size_t scratch_len;
     struct ins_sock *free_list;
     uint64_t nconn, nlisten;
+    uint32_t flags;          /* MW_INS_F_* from mwcomms */
+    uint32_t max_sockets;    /* open sockets before new ones are refused (0 = no limit) */
+    uint64_t refused;        /* sockets/connections refused by max_sockets */
     /* mitigations */
     char cc[16];             /* congestion control for new sockets ("" = system default) */
     struct { uint16_t family; uint8_t addr[16]; } blocked[64];

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -45,6 +46,7 @@ struct hub_nfreq {
 };
 
 static void ins_died(struct hub *h, struct hub_ins *in);
+static void replicate_listener(struct hub *h, struct hub_sock *s, struct hub_ins *in);
 static void ins_readable(struct hub *h, struct hub_ins *in);
 static int ins_spawn(struct hub *h, struct hub_ins *in);
 
@@ -239,6 +241,10 @@ static void sock_del(struct hub *h, struct hub_sock *s)
         h->ins[s->ins].nconn--;
     if (s->state == MW_SS_LISTENING && h->ins[s->ins].nlisten)
         h->ins[s->ins].nlisten--;
+    for (int i = 0; s->replicas && i < HUB_MAX_INS; i++)
+        if ((s->replicas & (1u << i)) && h->ins[i].nlisten)
+            h->ins[i].nlisten--;
+    s->replicas = 0;
     bury(h, s);
 }
 
@@ -341,8 +347,35 @@ static void front_open(struct hub *h, struct hub_sock *s)
            (unsigned long long)s->sockid);
 }
 
+static int in_rotation(const struct hub_ins *in)
+{
+    return in->used && in->alive && !in->draining;
+}
+
+static int under_limit(const struct hub_ins *in)
+{
+    return !in->max_sockets || in->nsock + in->inflight < in->max_sockets;
+}
+
+/* Least connections among the INS that hold this listener (the primary or a replica), in
+ * rotation and below their socket limit. Counts include hand-overs not yet answered, so a burst
+ * of accepts spreads instead of piling onto the instance that looked idle. */
+static struct hub_ins *front_pick(struct hub *h, const struct hub_sock *s)
+{
+    struct hub_ins *best = NULL;
+    for (int i = 0; i < h->nins_want; i++) {
+        struct hub_ins *in = &h->ins[i];
+        if ((i != s->ins && !(s->replicas & (1u << i))) || !in_rotation(in) || !under_limit(in))
+            continue;
+        if (!best || in->nconn + in->inflight < best->nconn + best->inflight)
+            best = in;
+    }
+    return best;
+}
+
 static void front_accept(struct hub *h, struct hub_sock *s)
 {
+    static uint64_t refused;
     for (int i = 0; i < 64; i++) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
@@ -366,7 +399,14 @@ static void front_accept(struct hub *h, struct hub_sock *s)
             m.u.handoff.peer.family = AF_INET6;
         }
         /* the INS answers; replies to internal requests are dropped by req id 0 */
-        ins_send(h, &h->ins[s->ins], &m, &fd, 1);
+        struct hub_ins *in = front_pick(h, s);
+        if (!in) {
+            if (refused++ % 1000 == 0)
+                mw_log("front end: no INS in rotation below its socket limit: connection refused (%llu so far)",
+                       (unsigned long long)refused);
+        } else if (ins_send(h, in, &m, &fd, 1) == 0) {
+            in->inflight++;
+        }
         close(fd);
     }
 }
@@ -378,9 +418,13 @@ static struct hub_ins *pick_ins(struct hub *h)
     struct hub_ins *best = NULL;
     for (int i = 0; i < h->nins_want; i++) {
         struct hub_ins *in = &h->ins[i];
-        if (in->alive && (!best || in->nsock < best->nsock))
+        if (in_rotation(in) && under_limit(in) && (!best || in->nsock < best->nsock))
             best = in;
     }
+    /* every instance full: give it to one anyway, it refuses with EMFILE like a full fd table */
+    for (int i = 0; !best && i < h->nins_want; i++)
+        if (h->ins[i].used && h->ins[i].alive)
+            best = &h->ins[i];
     return best;
 }
 
@@ -624,6 +668,17 @@ void hub_client_message(struct hub *h, struct hub_client *cl, void *buf, ssize_t
             return;
         }
         forward(h, cl, m, s, NULL, 0, t0, &p);
+        if (p && s->replicas) {
+            /* an option on a listener holds on every replica (the primary's answer is the
+             * program's; the recorded value also reaches replicas made later) */
+            struct mw_ctl_msg f = *m;
+            f.h.req_id = 0;
+            f.h.sockid = s->sockid;
+            f.h.flags |= MW_CTL_F_NOREPLY;
+            for (int i = 0; i < h->nins_want; i++)
+                if ((s->replicas & (1u << i)) && h->ins[i].alive)
+                    ins_send(h, &h->ins[i], &f, NULL, 0);
+        }
         if (p && m->u.sockopt.optlen == sizeof(int)) {
             p->opt.level = m->u.sockopt.level;
             p->opt.optname = m->u.sockopt.optname;
@@ -709,6 +764,13 @@ static void ins_obs(struct hub *h, struct hub_ins *in, uint64_t sockid, const st
     struct hub_sock *s = mw_u64map_get(&h->by_id, sockid);
 
     in->obs_received++;
+    if (s && s->ins != in->idx && (s->replicas & (1u << in->idx)) && o->obs == 7) {
+        /* a replica of a listener went away (the program closed it: the primary reports that) */
+        s->replicas &= ~(1u << in->idx);
+        if (in->nlisten)
+            in->nlisten--;
+        return;
+    }
     if (o->obs == 3 && o->extra) {
         /* accept: a new connected socket, owned by this INS */
         struct hub_sock *n = mw_u64map_get(&h->by_id, o->extra);
@@ -742,13 +804,30 @@ static void nf_respond(struct hub *h, uint64_t client, uint32_t req, uint16_t na
                        const uint8_t *host_val)
 {
     uint8_t val[16];
+    const struct mw_nf_feature_desc *d = mw_nf_feature(name);
     memset(val, 0, sizeof(val));
     if (host_val && status == 0) {
-        uint32_t v;
-        memcpy(&v, host_val, 4);
-        mw_nf_val_set_u32(val, v);
+        if (d && d->kind == MW_NF_VK_TIME) {
+            uint64_t sec, usec;
+            memcpy(&sec, host_val, 8);
+            memcpy(&usec, host_val + 8, 8);
+            mw_nf_val_set_time(val, sec, usec);
+        } else if (d && d->kind == MW_NF_VK_TCPINFO) {
+            uint32_t v4[4];
+            struct mw_nf_tcp_info t;
+            memcpy(v4, host_val, 16);
+            memset(&t, 0, sizeof(t));
+            t.rtt_us = v4[0];
+            t.rttvar_us = v4[1];
+            t.snd_cwnd = v4[2];
+            t.total_retrans = v4[3];
+            mw_nf_val_set_tcp_info(val, &t);
+        } else {
+            uint32_t v;
+            memcpy(&v, host_val, 4);
+            mw_nf_val_set_u32(val, v);
+        }
     }
-    (void)name;
     if (h->nf)
         mw_nf_server_respond(h->nf, client, req, status < 0 ? (uint32_t)-status : (uint32_t)status, val);
 }
@@ -810,6 +889,10 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
                 s->seq_dup = p->seq_dup;
                 p->seq_dup = -1;
                 front_open(h, s);
+                /* replication: the listener, with its options, on every other INS */
+                for (int i = 0; i < h->nins_want; i++)
+                    if (i != s->ins && h->ins[i].used && h->ins[i].alive)
+                        replicate_listener(h, s, &h->ins[i]);
             }
             break;
         case MW_OP_CONNECT:
@@ -817,6 +900,15 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
                 s->local = m->u.info.local;
                 s->peer = m->u.info.peer;
                 sock_set_state(h, s, m->h.status == 0 ? MW_SS_CONNECTED : MW_SS_CONNECTING);
+            }
+            break;
+        case MW_OP_INS_RESTORE:
+            if (m->h.status < 0 && s->ins != in->idx && (s->replicas & (1u << in->idx))) {
+                mw_log("ins%u: replica of listener %llx failed: %s", in->ins_id,
+                       (unsigned long long)s->sockid, strerror(-m->h.status));
+                s->replicas &= ~(1u << in->idx);
+                if (in->nlisten)
+                    in->nlisten--;
             }
             break;
         case MW_OP_SETSOCKOPT:
@@ -905,6 +997,8 @@ static void ins_readable(struct hub *h, struct hub_ins *in)
             continue;
         }
         if (mp->h.flags & MW_CTL_F_REPLY) {
+            if (mp->h.op == MW_OP_INS_HANDOFF && in->inflight)
+                in->inflight--;   /* its accept observation (ring) came first: now in nconn */
             ins_reply(h, in, mp);
         } else if (mp->h.op == MW_OP_OBS) {
             ins_obs(h, in, mp->h.sockid, &mp->u.obs);
@@ -1030,7 +1124,7 @@ static int ins_spawn(struct hub *h, struct hub_ins *in)
     in->pid = pid;
     in->fd = sv[0];
     in->alive = 1;
-    in->nsock = in->nconn = in->nlisten = 0;
+    in->nsock = in->nconn = in->nlisten = in->inflight = 0;
     in->started_ns = mw_now_ns();
     in->tag.type = H_INS;
     in->tag.p = in;
@@ -1041,6 +1135,8 @@ static int ins_spawn(struct hub *h, struct hub_ins *in)
     m.u.ins_hello.gen = in->gen;
     m.u.ins_hello.nonce = h->nonce;
     m.u.ins_hello.obs_interval_ms = h->obs_interval_ms;
+    m.u.ins_hello.flags = !h->isolation_netns && h->ins_max > 1 ? MW_INS_F_REUSEPORT : 0;
+    m.u.ins_hello.max_sockets = in->max_sockets;
     {
         int r = mw_ring_create(&in->ring, sizeof(struct mw_ctl_obs_rec), 8192);
         if (r < 0) {
@@ -1089,6 +1185,81 @@ static void restore_listener(struct hub *h, struct hub_sock *s, struct hub_ins *
         m.h.req_id = p->hub_req;
     if (ins_send(h, in, &m, &s->seq_dup, 1) < 0 && p)
         pending_free(h, p);
+}
+
+/* A replica of listener s on INS in: the same address, backlog and recorded options, and a copy
+ * of the INS end of the program's seqpacket pair, so connections this INS takes reach the same
+ * listener fd in the program. */
+static void replicate_listener(struct hub *h, struct hub_sock *s, struct hub_ins *in)
+{
+    struct mw_ctl_msg m;
+    struct hub_pending *p;
+    if (s->seq_dup < 0 || in->idx == s->ins || (s->replicas & (1u << in->idx)))
+        return;
+    mw_ctl_init(&m, MW_OP_INS_RESTORE, 0, s->sockid);
+    m.u.restore.domain = s->domain;
+    m.u.restore.backlog = s->backlog;
+    m.u.restore.local = s->local;
+    m.u.restore.flags = MW_RESTORE_F_REPLICA;
+    m.u.restore.nopts = (uint32_t)s->nopts;
+    for (int i = 0; i < s->nopts; i++) {
+        m.u.restore.opts[i].level = s->opts[i].level;
+        m.u.restore.opts[i].optname = s->opts[i].optname;
+        m.u.restore.opts[i].val = s->opts[i].val;
+    }
+    p = pending_new(h, PK_INTERNAL, MW_OP_INS_RESTORE, s->sockid, in->idx);
+    if (p)
+        m.h.req_id = p->hub_req;
+    if (ins_send(h, in, &m, &s->seq_dup, 1) < 0) {
+        if (p)
+            pending_free(h, p);
+        return;
+    }
+    s->replicas |= 1u << in->idx;
+    in->nlisten++;
+    mw_dbg("listener %llx replicated to ins%u", (unsigned long long)s->sockid, in->ins_id);
+}
+
+/* A new or restarted INS takes its share of every listener: the ones it owned come back as the
+ * primary, all others get a replica. */
+static void ins_join_listeners(struct hub *h, struct hub_ins *in)
+{
+    size_t n = 0, k = 0;
+    struct hub_sock **v = calloc(h->by_id.count + 1, sizeof(*v));
+    if (!v)
+        return;
+    for (size_t i = 0; i < h->by_id.cap; i++)
+        if (h->by_id.keys[i]) {
+            struct hub_sock *s = h->by_id.vals[i];
+            if (s->state == MW_SS_LISTENING && s->seq_dup >= 0)
+                v[n++] = s;
+        }
+    for (k = 0; k < n; k++) {
+        if (v[k]->ins == in->idx)
+            restore_listener(h, v[k], in);
+        else
+            replicate_listener(h, v[k], in);
+    }
+    free(v);
+}
+
+/* The primary of a listener left for good (stopped, or its restart failed): a replica holder
+ * becomes the primary; without one, the listener is restored on an instance in rotation. */
+static void listener_promote(struct hub *h, struct hub_sock *s)
+{
+    for (int i = 0; i < h->nins_want; i++)
+        if ((s->replicas & (1u << i)) && h->ins[i].alive) {
+            s->replicas &= ~(1u << i);
+            s->ins = i;
+            h->ins[i].nsock++;   /* nlisten was counted for the replica */
+            return;
+        }
+    for (int i = 0; i < h->nins_want; i++)
+        if (in_rotation(&h->ins[i])) {
+            s->ins = i;           /* restore_listener counts it on that instance */
+            restore_listener(h, s, &h->ins[i]);
+            return;
+        }
 }
 
 static void ins_died(struct hub *h, struct hub_ins *in)
@@ -1162,20 +1333,32 @@ static void ins_died(struct hub *h, struct hub_ins *in)
         sock_del(h, s);
         v[i] = NULL;
     }
-    in->nsock = in->nconn = in->nlisten = 0;
+    in->nsock = in->nconn = in->nlisten = in->inflight = 0;
+    /* the replicas it held are gone with it */
+    for (size_t i = 0; i < h->by_id.cap; i++)
+        if (h->by_id.keys[i]) {
+            struct hub_sock *s = h->by_id.vals[i];
+            s->replicas &= ~(1u << in->idx);
+        }
     if (h->quit) {
         free(v);
         return;
     }
-    in->restarts++;
-    if (ins_spawn(h, in) < 0) {
-        mw_log("ins restart failed; listeners of ins%u are without a stack until the next try", in->ins_id);
-        free(v);
-        return;
+    if (in->used) {
+        in->restarts++;
+        if (ins_spawn(h, in) == 0) {
+            ins_join_listeners(h, in);
+            mw_log("ins%u replaces the dead instance and joins the rotation", in->ins_id);
+            free(v);
+            return;
+        }
+        mw_log("ins restart failed; its listeners move to other instances");
+        in->used = 0;
     }
+    /* stopped (or could not restart): its listeners live on through the other instances */
     for (size_t i = 0; i < k; i++)
         if (v[i])
-            restore_listener(h, v[i], in);
+            listener_promote(h, v[i]);
     free(v);
 }
 
@@ -1195,6 +1378,112 @@ static void reap_children(struct hub *h)
                 if (in->alive)
                     ins_died(h, in);
             }
+        }
+    }
+}
+
+/* ---- INS pool: spawn, stop, respawn, autoscale ---- */
+
+static int ins_used_count(struct hub *h)
+{
+    int n = 0;
+    for (int i = 0; i < h->nins_want; i++)
+        n += h->ins[i].used;
+    return n;
+}
+
+static struct hub_ins *ins_by_id(struct hub *h, uint32_t id)
+{
+    for (int i = 0; i < h->nins_want; i++)
+        if (h->ins[i].used && h->ins[i].ins_id == id)
+            return &h->ins[i];
+    return NULL;
+}
+
+/* One more INS in a free slot, with a replica of every listener; NULL at the maximum. */
+static struct hub_ins *ins_add(struct hub *h, const char *why)
+{
+    struct hub_ins *in = NULL;
+    if (ins_used_count(h) >= h->ins_max)
+        return NULL;
+    for (int i = 0; i < HUB_MAX_INS && !in; i++)
+        if (!h->ins[i].used && !h->ins[i].alive)
+            in = &h->ins[i];
+    if (!in)
+        return NULL;
+    in->idx = (int)(in - h->ins);
+    in->fd = -1;
+    in->used = 1;
+    in->draining = 0;
+    in->max_sockets = 0;
+    in->restarts = 0;
+    in->obs_received = 0;
+    if (in->idx >= h->nins_want)
+        h->nins_want = in->idx + 1;
+    if (ins_spawn(h, in) < 0) {
+        in->used = 0;
+        return NULL;
+    }
+    ins_join_listeners(h, in);
+    mw_log("ins%u added (%s): %d INS in the pool", in->ins_id, why, ins_used_count(h));
+    return in;
+}
+
+/* Out of rotation and stopped: its connections end (EOF to the program, FIN/RST to peers), its
+ * listeners stay with the other instances. */
+static void ins_stop(struct hub *h, struct hub_ins *in, const char *why)
+{
+    pid_t pid = in->pid;
+    mw_log("ins%u (pid %d) stopping (%s): %llu connections end", in->ins_id, (int)pid, why,
+           (unsigned long long)in->nconn);
+    in->used = 0;
+    in->draining = 0;
+    if (in->alive)
+        ins_died(h, in);
+    if (pid > 0)
+        kill(pid, SIGKILL);   /* reaped by reap_children */
+    netns_teardown(in);
+}
+
+/* Once a second: scale out when connections per INS pass the threshold, scale in (drain one,
+ * then stop it once its connections are gone) when the others could carry the load at half of
+ * it. One action at a time, at most one every 3 s. */
+static void ins_timer(struct hub *h)
+{
+    uint64_t exp, now = mw_now_ns();
+    uint64_t conns = 0;
+    int nrot = 0;
+    if (read(h->tfd, &exp, sizeof(exp)) < 0) { /* spurious */ }
+    for (int i = 0; i < h->nins_want; i++) {
+        struct hub_ins *in = &h->ins[i];
+        if (in->used && in->draining && in->alive && in->nconn == 0) {
+            ins_stop(h, in, "scale in: drained");
+            continue;
+        }
+        if (in_rotation(in)) {
+            nrot++;
+            conns += in->nconn;
+        }
+    }
+    if (!h->scale_out_conns || nrot == 0 || now - h->last_scale_ns < 3000000000ull)
+        return;
+    if (conns > (uint64_t)h->scale_out_conns * (uint64_t)nrot && ins_used_count(h) < h->ins_max) {
+        char why[96];
+        snprintf(why, sizeof(why), "autoscale out: %llu connections over %d INS > %u per INS",
+                 (unsigned long long)conns, nrot, h->scale_out_conns);
+        ins_add(h, why);
+        h->last_scale_ns = now;
+    } else if (nrot > h->ins_min && conns * 2 < (uint64_t)h->scale_out_conns * (uint64_t)(nrot - 1)) {
+        struct hub_ins *least = NULL;
+        for (int i = 0; i < h->nins_want; i++)
+            if (in_rotation(&h->ins[i]) && (!least || h->ins[i].nconn < least->nconn))
+                least = &h->ins[i];
+        if (least) {
+            least->draining = 1;
+            mw_log("ins%u draining (autoscale in: %llu connections over %d INS < half of %u per INS): "
+                   "no new connections, stopped when its %llu are gone", least->ins_id,
+                   (unsigned long long)conns, nrot, h->scale_out_conns, (unsigned long long)least->nconn);
+            h->last_scale_ns = now;
         }
     }
 }
@@ -1241,13 +1530,21 @@ static void nf_request(struct hub *h, struct hub_nfreq *q)
     m.u.feature.flags = q->flags;
     m.u.feature.name = q->name;
     {
-        uint32_t v = mw_nf_val_u32(q->val);
-        memcpy(m.u.feature.val, &v, 4);
+        const struct mw_nf_feature_desc *d = mw_nf_feature(q->name);
+        if (d && d->kind == MW_NF_VK_TIME) {
+            uint64_t sec, usec;
+            mw_nf_val_time(q->val, &sec, &usec);
+            memcpy(m.u.feature.val, &sec, 8);
+            memcpy(m.u.feature.val + 8, &usec, 8);
+        } else {
+            uint32_t v = mw_nf_val_u32(q->val);
+            memcpy(m.u.feature.val, &v, 4);
+        }
     }
     if (q->name == MW_NF_FEAT_INS_COUNT && !wr) {
         uint32_t n = 0;
         for (int i = 0; i < h->nins_want; i++)
-            n += h->ins[i].alive;
+            n += h->ins[i].alive && h->ins[i].used;
         mw_nf_val_set_u32(val, n);
         mw_nf_server_respond(h->nf, q->client_id, q->id, 0, val);
         return;
@@ -1255,17 +1552,76 @@ static void nf_request(struct hub *h, struct hub_nfreq *q)
     if (q->name == MW_NF_FEAT_INS_LIST && !wr) {
         uint32_t idx = mw_nf_val_u32(q->val), k = 0;
         for (int i = 0; i < h->nins_want; i++) {
-            if (!h->ins[i].alive)
+            if (!h->ins[i].alive || !h->ins[i].used)
                 continue;
             if (k++ == idx) {
                 struct mw_nf_ins_entry e = { h->ins[i].ins_id, (uint32_t)h->ins[i].pid,
-                                             (uint32_t)h->ins[i].nsock, 0 };
+                                             (uint32_t)h->ins[i].nsock, h->ins[i].max_sockets };
                 mw_nf_val_set_ins_entry(val, &e);
                 mw_nf_server_respond(h->nf, q->client_id, q->id, 0, val);
                 return;
             }
         }
         mw_nf_server_respond(h->nf, q->client_id, q->id, ENOENT, val);
+        return;
+    }
+    if (q->name == MW_NF_FEAT_INS_SPAWN) {
+        uint32_t want = mw_nf_val_u32(q->val), done = 0;
+        if (!wr || want == 0 || want > HUB_MAX_INS) {
+            mw_nf_server_respond(h->nf, q->client_id, q->id, EINVAL, val);
+            return;
+        }
+        while (done < want && ins_add(h, "NetFlow ins-spawn"))
+            done++;
+        mw_nf_val_set_u32(val, done);
+        mw_nf_server_respond(h->nf, q->client_id, q->id, done ? 0 : ENOSPC, val);
+        return;
+    }
+    if (q->name == MW_NF_FEAT_INS_STOP || q->name == MW_NF_FEAT_INS_RESPAWN ||
+        q->name == MW_NF_FEAT_INS_MAX_SOCKETS) {
+        struct hub_ins *in = (q->flags & MW_NF_FLAG_BY_INS) ? ins_by_id(h, mw_nf_ident_ins(q->ident)) : NULL;
+        if (!(q->flags & MW_NF_FLAG_BY_INS) || (!wr && q->name != MW_NF_FEAT_INS_MAX_SOCKETS)) {
+            mw_nf_server_respond(h->nf, q->client_id, q->id, EINVAL, val);
+            return;
+        }
+        if (!in) {
+            mw_nf_server_respond(h->nf, q->client_id, q->id, ENOENT, val);
+            return;
+        }
+        if (q->name == MW_NF_FEAT_INS_STOP) {
+            if (ins_used_count(h) <= 1) {   /* the last one: the program would lose its stack */
+                mw_nf_server_respond(h->nf, q->client_id, q->id, EBUSY, val);
+                return;
+            }
+            ins_stop(h, in, "NetFlow ins-stop");
+        } else if (q->name == MW_NF_FEAT_INS_RESPAWN) {
+            pid_t old = in->pid;
+            mw_log("ins%u (pid %d) respawn requested over NetFlow", in->ins_id, (int)old);
+            if (old > 0)
+                kill(old, SIGKILL);
+            if (in->alive)
+                ins_died(h, in);   /* restarts it in the same slot (new id), listeners rejoin */
+            if (!in->alive) {
+                mw_nf_server_respond(h->nf, q->client_id, q->id, ECHILD, val);
+                return;
+            }
+            mw_nf_val_set_u32(val, in->ins_id);
+        } else {
+            if (wr) {
+                in->max_sockets = mw_nf_val_u32(q->val);
+                mw_log("ins%u: socket limit %u%s", in->ins_id, in->max_sockets,
+                       in->max_sockets ? "" : " (unlimited)");
+                if (in->alive) {   /* the INS enforces it; the front end also stops choosing it */
+                    mw_ctl_init(&m, MW_OP_INS_FEATURE, 0, 0);
+                    m.u.feature.flags = (uint16_t)(q->flags & ~MW_NF_FLAG_BY_SOCKET);
+                    m.u.feature.name = q->name;
+                    memcpy(m.u.feature.val, &in->max_sockets, 4);
+                    ins_send(h, in, &m, NULL, 0);
+                }
+            }
+            mw_nf_val_set_u32(val, in->max_sockets);
+        }
+        mw_nf_server_respond(h->nf, q->client_id, q->id, 0, val);
         return;
     }
     if (q->name == MW_NF_FEAT_OWNER_RUNNING && !wr) {
@@ -1318,10 +1674,12 @@ static void nf_request(struct hub *h, struct hub_nfreq *q)
             memcpy(m.u.feature.ident, &haf, 4);
             memcpy(m.u.feature.ident + 4, addr, 16);
         }
+        uint32_t only = (q->flags & MW_NF_FLAG_BY_INS) ? mw_nf_ident_ins(q->ident) : 0;
         for (int i = 0; remaining && i < h->nins_want; i++) {
             struct hub_ins *in = &h->ins[i];
             struct hub_pending *p;
-            if (!in->alive || !(p = pending_new(h, PK_NETFLOW, MW_OP_INS_FEATURE, 0, i)))
+            if (!in->alive || !in->used || ((q->flags & MW_NF_FLAG_BY_INS) && in->ins_id != only) ||
+                !(p = pending_new(h, PK_NETFLOW, MW_OP_INS_FEATURE, 0, i)))
                 continue;
             p->nf_client = q->client_id;
             p->nf_req = q->id;
@@ -1390,14 +1748,22 @@ int hub_status_json(struct hub *h, char *buf, size_t cap)
     OUT("\"sockets\":%zu,\"clients\":%zu,\"observations\":%llu,\"malformed\":%llu,\"trace\":%s,\"ins\":[",
         h->by_id.count, h->clients.count, (unsigned long long)h->obs_total,
         (unsigned long long)h->malformed, h->trace.on ? "true" : "false");
+    int firstins = 1, healthy = 0;
     for (int i = 0; i < h->nins_want; i++) {
         struct hub_ins *in = &h->ins[i];
+        if (!in->used)
+            continue;   /* stopped instances leave the list */
+        healthy |= in->alive;
         OUT("%s{\"id\":%u,\"pid\":%d,\"alive\":%s,\"sockets\":%llu,\"connections\":%llu,\"listeners\":%llu,"
-            "\"restarts\":%u,\"netns\":\"%s\",\"address\":\"%s\"}", i ? "," : "", in->ins_id, (int)in->pid,
+            "\"restarts\":%u,\"draining\":%s,\"max_sockets\":%u,\"netns\":\"%s\",\"address\":\"%s\"}",
+            firstins ? "" : ",", in->ins_id, (int)in->pid,
             in->alive ? "true" : "false", (unsigned long long)in->nsock, (unsigned long long)in->nconn,
-            (unsigned long long)in->nlisten, in->restarts, in->netns, in->ins_ip);
+            (unsigned long long)in->nlisten, in->restarts, in->draining ? "true" : "false", in->max_sockets,
+            in->netns, in->ins_ip);
+        firstins = 0;
     }
-    OUT("],\"listeners\":[");
+    OUT("],\"ins_max\":%d,\"autoscale_conns_per_ins\":%u", h->ins_max, h->scale_out_conns);
+    OUT(",\"listeners\":[");
     int first = 1;
     for (size_t i = 0; i < h->by_id.cap && n < cap - 256; i++) {
         if (!h->by_id.keys[i])
@@ -1407,11 +1773,17 @@ int hub_status_json(struct hub *h, char *buf, size_t cap)
             continue;
         char a[80];
         addr_txt(&s->local, a, sizeof(a));
-        OUT("%s{\"socket\":%llu,\"address\":\"%s\",\"ins\":%u,\"front_end\":%s}", first ? "" : ",",
-            (unsigned long long)s->sockid, a, h->ins[s->ins].ins_id, s->front_fd >= 0 ? "true" : "false");
+        OUT("%s{\"socket\":%llu,\"address\":\"%s\",\"ins\":%u,\"replicas\":[", first ? "" : ",",
+            (unsigned long long)s->sockid, a, h->ins[s->ins].ins_id);
+        for (int r = 0, f2 = 1; r < h->nins_want; r++)
+            if (s->replicas & (1u << r)) {
+                OUT("%s%u", f2 ? "" : ",", h->ins[r].ins_id);
+                f2 = 0;
+            }
+        OUT("],\"front_end\":%s}", s->front_fd >= 0 ? "true" : "false");
         first = 0;
     }
-    OUT("],\"healthy\":%s}\n", h->ins[0].alive ? "true" : "false");
+    OUT("],\"healthy\":%s}\n", healthy ? "true" : "false");
 #undef OUT
     return (int)(n < cap ? n : cap - 1);
 }
@@ -1456,13 +1828,18 @@ int hub_init(struct hub *h, const struct hub_config *cfg)
     h->rendezvous = cfg->rendezvous;
     h->ins_path = cfg->ins_path;
     h->nins_want = cfg->nins < 1 ? 1 : cfg->nins > HUB_MAX_INS ? HUB_MAX_INS : cfg->nins;
+    h->ins_min = h->nins_want;
+    h->ins_max = cfg->ins_max > 0 ? (cfg->ins_max > HUB_MAX_INS ? HUB_MAX_INS : cfg->ins_max) : HUB_MAX_INS;
+    if (h->ins_max < h->ins_min)
+        h->ins_max = h->ins_min;
+    h->scale_out_conns = cfg->scale_out_conns;
     h->isolation_netns = cfg->isolation_netns;
     h->front_addr4 = cfg->front_addr4 ? cfg->front_addr4 : "127.0.0.1";
     h->front_addr6 = cfg->front_addr6 ? cfg->front_addr6 : "::1";
     h->obs_interval_ms = cfg->obs_interval_ms;
     h->ins_nice = cfg->ins_nice;
     h->next_gen = 1;
-    h->lfd = h->sigfd = h->nfq_efd = -1;
+    h->lfd = h->sigfd = h->nfq_efd = h->tfd = -1;
     pthread_mutex_init(&h->nfq_lock, NULL);
     {
         struct timespec ts;
@@ -1494,6 +1871,16 @@ int hub_init(struct hub *h, const struct hub_config *cfg)
         return -errno;
     h->nfqtag.type = H_NFQ;
     hub_epoll_add(h, h->nfq_efd, EPOLLIN, &h->nfqtag);
+
+    h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (h->tfd < 0)
+        return -errno;
+    {
+        struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+        timerfd_settime(h->tfd, 0, &its, NULL);
+    }
+    h->ttag.type = H_TIMER;
+    hub_epoll_add(h, h->tfd, EPOLLIN, &h->ttag);
 
     if (strlen(cfg->rendezvous) >= sizeof(sun.sun_path))
         return -ENAMETOOLONG;
@@ -1561,11 +1948,16 @@ int hub_init(struct hub *h, const struct hub_config *cfg)
     for (int i = 0; i < h->nins_want; i++) {
         h->ins[i].idx = i;
         h->ins[i].fd = -1;
+        h->ins[i].used = 1;
         if (ins_spawn(h, &h->ins[i]) < 0)
             return -ECHILD;
     }
-    mw_log("listening on %s (isolation %s, %d INS)", cfg->rendezvous, h->isolation_netns ? "netns" : "off",
-           h->nins_want);
+    mw_log("listening on %s (isolation %s, %d INS, at most %d%s)", cfg->rendezvous,
+           h->isolation_netns ? "netns" : "off", h->nins_want, h->ins_max,
+           h->scale_out_conns ? ", autoscale on" : "");
+    if (h->scale_out_conns)
+        mw_log("autoscale: one more INS when connections per INS pass %u (up to %d), one less when they "
+               "fall under half of it (down to %d)", h->scale_out_conns, h->ins_max, h->ins_min);
     return 0;
 }
 
@@ -1605,6 +1997,7 @@ int hub_run(struct hub *h)
             case H_RING: ring_doorbell(h, t->p); break;
             case H_SIGNAL: signals(h); break;
             case H_NFQ: nfq_drain(h); break;
+            case H_TIMER: ins_timer(h); break;
             case H_FRONT:
                 if (((struct hub_sock *)t->p)->front_fd >= 0)
                     front_accept(h, t->p);
@@ -1683,6 +2076,7 @@ void hub_fini(struct hub *h)
     }
     if (h->sigfd >= 0) close(h->sigfd);
     if (h->nfq_efd >= 0) close(h->nfq_efd);
+    if (h->tfd >= 0) close(h->tfd);
     if (h->ep >= 0) close(h->ep);
     mw_u64map_free(&h->by_id);
     mw_u64map_free(&h->by_inode);

@@ -11,10 +11,10 @@
 #include "mw/ring.h"
 #include "mw/u64map.h"
 
-#define HUB_MAX_INS 16
+#define HUB_MAX_INS 32
 #define HUB_TRACE_BUCKETS 24   /* log2 microseconds: <1us, <2us, ... */
 
-enum hub_tag_type { H_LISTEN = 1, H_CLIENT, H_INS, H_SIGNAL, H_NFQ, H_FRONT, H_RING };
+enum hub_tag_type { H_LISTEN = 1, H_CLIENT, H_INS, H_SIGNAL, H_NFQ, H_FRONT, H_RING, H_TIMER };
 struct hub_tag { int type; void *p; };
 
 struct hub_client {
@@ -32,10 +32,14 @@ struct hub_ins {
     pid_t pid;
     int fd;
     int alive;
+    int used;                 /* slot holds an INS (0 after ins-stop / scale-in) */
+    int draining;             /* out of rotation for new connections; stopped when it has none */
+    uint32_t max_sockets;     /* ins-max-sockets (0 = unlimited), enforced by the INS */
     struct hub_tag tag, ring_tag;
     struct mw_ring ring;      /* observations from this INS (shared memory) */
     int have_ring;
     uint64_t nsock, nconn, nlisten;
+    uint64_t inflight;        /* connections handed over by the front end, not yet answered */
     char netns[32], veth_host[16], veth_ins[16];
     char host_ip[20], ins_ip[20];
     unsigned restarts;
@@ -56,6 +60,7 @@ struct hub_sock {
     int backlog;
     int nopts;
     struct hub_opt opts[8];
+    uint32_t replicas;        /* listeners: bit i set = INS slot i holds a replica (besides s->ins) */
     int front_fd;             /* isolation netns: the host-side front-end listener */
     struct hub_tag front_tag;
     pid_t owner;
@@ -93,7 +98,12 @@ struct hub_nfreq;   /* queued NetFlow feature request */
 struct hub {
     const char *rendezvous;
     const char *ins_path;
-    int nins_want;
+    int nins_want;            /* INS slots in use so far (high-water mark; see hub_ins.used) */
+    int ins_min, ins_max;     /* autoscale bounds (ins_min = --ins) */
+    uint32_t scale_out_conns; /* autoscale: connections per INS that trigger one more (0 = off) */
+    int tfd;                  /* 1 s timer: autoscale, draining */
+    struct hub_tag ttag;
+    uint64_t last_scale_ns;
     int isolation_netns;
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
@@ -128,6 +138,8 @@ struct hub_config {
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
     int ins_nice;             /* scheduling priority of the INS processes (default -5) */
+    int ins_max;              /* most INS instances (spawn, autoscale); default max(nins, HUB_MAX_INS) */
+    uint32_t scale_out_conns; /* autoscale threshold, connections per INS (0 = no autoscale) */
 };
 
 int  hub_init(struct hub *h, const struct hub_config *cfg);

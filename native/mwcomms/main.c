@@ -17,7 +17,10 @@ static void usage(FILE *f)
         "usage: mwcomms [options]\n"
         "  --rendezvous PATH     UNIX socket the shims connect to (default $MW_RENDEZVOUS,\n"
         "                        $MW_STATE/run/mwcomms.sock, or /run/mw/mwcomms.sock)\n"
-        "  --ins N               number of INS instances (default 1)\n"
+        "  --ins N               number of INS instances (default 1; also the autoscale minimum)\n"
+        "  --ins-max N           most INS instances (NetFlow ins-spawn, autoscale; default 32)\n"
+        "  --autoscale-conns N   autoscale: one more INS when connections per INS pass N, one less\n"
+        "                        when they fall under N/2 (default 0: off)\n"
         "  --isolation off|netns INS in the host namespace, or each in its own netns (root)\n"
         "  --netflow ADDR:PORT   NetFlow server address (default 127.0.0.1:2055; 'off' disables)\n"
         "  --netflow-token T     require this handshake token from NetFlow clients\n"
@@ -55,6 +58,18 @@ int main(int argc, char **argv)
                 return 2;
             }
             cfg.nins = (int)n;
+        }
+        else if (!strcmp(a, "--ins-max") || !strcmp(a, "--autoscale-conns")) {
+            NEEDV();
+            char *end;
+            long n = strtol(v, &end, 10);
+            int isMax = !strcmp(a, "--ins-max");
+            if (*end || !*v || n < (isMax ? 1 : 0) || n > (isMax ? HUB_MAX_INS : 1000000)) {
+                fprintf(stderr, "mwcomms: %s must be %s, got '%s'\n", a, isMax ? "1..32" : "0..1000000", v);
+                return 2;
+            }
+            if (isMax) cfg.ins_max = (int)n;
+            else cfg.scale_out_conns = (uint32_t)n;
         }
         else if (!strcmp(a, "--isolation")) {
             NEEDV();

@@ -113,14 +113,24 @@ struct mw_ctl_ins_hello {
     uint32_t ins_id, gen;            /* gen: high bits of the socket ids this INS allocates */
     uint32_t obs_interval_ms;        /* recv/send observation coalescing, 0 = every relay op */
     uint32_t nonce;                  /* run nonce used in socket names */
+    uint32_t flags;                  /* MW_INS_F_* */
+    uint32_t max_sockets;            /* open sockets the INS accepts before refusing (0 = no limit) */
 };
+/* ins_hello.flags */
+#define MW_INS_F_REUSEPORT 1u  /* isolation off, several INS: bind with SO_REUSEPORT so every INS can
+                                * hold a replica of each listener on the same address */
+/* restore.flags */
+#define MW_RESTORE_F_REPLICA 1u /* a replica of a listener another INS also holds */
 struct mw_ctl_restore {
     int32_t domain, backlog;
     struct mw_ctl_addr local;
-    uint32_t nopts, pad;
+    uint32_t nopts, flags;           /* flags: MW_RESTORE_F_* */
     struct { int32_t level, optname, val, pad; } opts[8];   /* recorded int-valued options */
 };
 struct mw_ctl_handoff { struct mw_ctl_addr local, peer; };
+/* NetFlow feature request hub -> INS. val in host byte order: u32 at 0..3; time features
+ * (sndtimeo/rcvtimeo) u64 seconds at 0..7 and u64 microseconds at 8..15; tcp-info reply four u32
+ * (rtt_us, rttvar_us, snd_cwnd, total_retrans). */
 struct mw_ctl_feature {
     uint16_t flags, name;
     uint32_t pad;
