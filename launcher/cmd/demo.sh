@@ -69,6 +69,10 @@ demo_httpd_conf() {
   local dir=$1 port=$2 workers=$3 mods=/usr/lib/apache2/modules m
   mkdir -p "$dir/htdocs" "$dir/logs"
   chmod 755 "$dir" "$dir/htdocs"; chmod 777 "$dir/logs"
+  # Apache's workers run as nobody: every directory above the document root must be traversable
+  # (a state dir made by mktemp -d is 0700). o+x only: traversal, no listing.
+  local d=$dir
+  while [ "$d" != / ] && [ "$d" != "$(dirname "$MW_STATE")" ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
   echo "hello from the protected Apache httpd" > "$dir/htdocs/index.html"
   # A large (sparse) file for the slow-read attack: the response must outlast the attack.
   truncate -s 256M "$dir/htdocs/big.bin"
@@ -98,7 +102,12 @@ MinSpareServers 2
 MaxSpareServers 8
 ServerLimit $workers
 MaxRequestWorkers $workers
+<Directory />
+  AllowOverride None
+  Require all denied
+</Directory>
 <Directory $dir/htdocs>
+  AllowOverride None
   Require all granted
 </Directory>
 CONF
