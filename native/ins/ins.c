@@ -316,6 +316,17 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
         sock_destroy(c, s->held_conn);
         s->held_conn = NULL;
     }
+    while (s->hq_head) {
+        struct ins_handq *q = s->hq_head;
+        struct mw_ctl_msg hm;
+        s->hq_head = q->next;
+        close(q->fd);
+        free(q);
+        mw_ctl_init(&hm, MW_OP_INS_HANDOFF, 0, s->sockid);
+        reply(c, &hm, -ECONNABORTED, NULL);   /* mwcomms stops counting it as in flight */
+    }
+    s->hq_tail = NULL;
+    s->hq_len = 0;
     for (int d = 0; d < 2; d++) {
         free(s->pend[d].buf);
         s->pend[d].buf = NULL;
@@ -806,6 +817,20 @@ static void listener_event(struct ins_ctx *c, struct ins_sock *s, int which, uin
             sock_destroy(c, s);
             return;
         }
+        /* handed-over connections waiting behind the held one, in order */
+        while (!s->held_conn && s->hq_head && !s->dead) {
+            struct ins_handq *q = s->hq_head;
+            if (!(s->hq_head = q->next))
+                s->hq_tail = NULL;
+            s->hq_len--;
+            conn_package(c, s, q->fd, &q->peer, 1);
+            free(q);
+            /* the hand-over is answered now that its accept observation went out: mwcomms
+             * counts a connection as in flight until this reply, so its load figure stays true */
+            struct mw_ctl_msg hm;
+            mw_ctl_init(&hm, MW_OP_INS_HANDOFF, 0, s->sockid);
+            reply(c, &hm, 0, NULL);
+        }
     }
     if (which == T_TCP || !s->held_conn) {
         for (int i = 0; i < 64 && !s->held_conn && !s->dead; i++) {
@@ -1098,13 +1123,28 @@ static void op_handoff(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nf
     }
     fd = fds[0];
     fds[0] = -1;
-    if (l->held_conn) {
-        /* the app is not keeping up: refuse like a full backlog would */
-        close(fd);
-        reply(c, m, -EAGAIN, NULL);
-        return;
-    }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (l->held_conn || l->hq_head) {
+        /* the program is not keeping up: queue it like the kernel's accept backlog would; refuse
+         * only past that */
+        struct ins_handq *q = l->hq_len < INS_HANDQ_MAX ? malloc(sizeof(*q)) : NULL;
+        if (!q) {
+            close(fd);
+            reply(c, m, -EAGAIN, NULL);
+            return;
+        }
+        q->next = NULL;
+        q->fd = fd;
+        q->peer = m->u.handoff.peer;
+        if (l->hq_tail)
+            l->hq_tail->next = q;
+        else
+            l->hq_head = q;
+        l->hq_tail = q;
+        l->hq_len++;
+        listener_interest(c, l);
+        return;   /* answered when it is delivered (or refused) */
+    }
     conn_package(c, l, fd, &m->u.handoff.peer, 1);
     if (!l->dead)
         listener_interest(c, l);

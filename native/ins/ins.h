@@ -19,6 +19,8 @@ struct ins_sock;
 struct ins_tag { int type; struct ins_sock *s; };
 
 struct ins_pend { char *buf; size_t len, off; };
+struct ins_handq { struct ins_handq *next; int fd; struct mw_ctl_addr peer; };
+#define INS_HANDQ_MAX 4096
 
 struct ins_sock {
     uint64_t sockid;
@@ -51,6 +53,10 @@ struct ins_sock {
     int held_app_fd;
     struct ins_sock *held_conn;
     struct mw_ctl_msg held_msg;
+    /* listener: connections the front end handed over while one was held (a backlog, like the
+     * kernel's accept queue; delivered in order as the program accepts) */
+    struct ins_handq *hq_head, *hq_tail;
+    uint32_t hq_len;
     int dead;
     struct ins_sock *next_free;
 };

@@ -51,7 +51,7 @@ static void state_file(const char *path, const char *fmt, long a, long b)
 
 static struct conn *C;
 static int ep;
-static long n_dead;
+static long n_dead, n_refused, n_eof;
 
 static void kill_conn(long i)
 {
@@ -84,6 +84,7 @@ static int read_echo(long i)
         }
         if (r < 0 && errno == EAGAIN)
             break;
+        n_eof++;
         kill_conn(i);   /* EOF or reset */
         return 0;
     }
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
                 getsockopt(C[i].fd, SOL_SOCKET, SO_ERROR, &err, &l);
                 if (err || (evs[j].events & (EPOLLERR | EPOLLHUP))) {
                     inflight--;
+                    n_refused++;
                     kill_conn(i);
                     continue;
                 }
@@ -183,7 +185,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    printf("established %ld of %ld in %.1f s (%ld failed)\n", established, n, now_s() - t0, n_dead);
+    printf("established %ld of %ld in %.1f s (%ld failed: %ld connect errors, %ld closed by the server)\n",
+           established, n, now_s() - t0, n_dead, n_refused, n_eof);
     fflush(stdout);
     state_file(sf, "established %ld %ld\n", established, n_dead);
     /* hold: watch for connections that break */
