@@ -98,7 +98,7 @@ ingest_status() {
     body=$(curl -sS -m 2 "http://127.0.0.1:$port/health" 2>/dev/null || true)
     curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 && healthy=true
   fi
-  printf '%s' "$body" | jq -e . >/dev/null 2>&1 || body=null
+  [ -n "$body" ] && printf '%s' "$body" | jq -e . >/dev/null 2>&1 || body=null
   jq -cn --arg pid "${pid:-}" --arg ops "http://127.0.0.1:$port" --arg log "$(ingest_log)" --arg src "$sources" \
      --argjson healthy $healthy --argjson running $running --argjson health "$body" \
      '{name:"ingest", healthy:$healthy, running:$running, endpoint:$ops, ops:$ops, sources:$src,
