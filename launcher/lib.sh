@@ -202,3 +202,13 @@ mw_conf_set() {
   sed -i "\|^$k=|d" "$MW_STATE/mw.conf"
   printf '%s=%s\n' "$1" "$2" >> "$MW_STATE/mw.conf"
 }
+
+# mw_ensure_jar MODULE NAME: build MODULE/target/MODULE-all.jar, and the modules it needs,
+# when it is missing (a fresh checkout), so `up` and `demo` work before any `./mw build`.
+mw_ensure_jar() {
+  local module=$1 name=$2
+  [ -f "$MW_ROOT/$module/target/$module-all.jar" ] && return 0
+  mw_log "$name: building $module (mvn -pl $module -am install -DskipTests)"
+  (cd "$MW_ROOT" && mvn -q -B -pl "$module" -am install -DskipTests) >&2 ||
+    mw_die "$name: build of $module failed; run ./mw build to see why"
+}

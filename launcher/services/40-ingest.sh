@@ -32,11 +32,7 @@ ingest_start() {
     mw_log "ingest: no NetFlow address known (netflow.address / ingest.sources unset); not starting"
     return 0
   fi
-  if [ ! -f "$jar" ]; then
-    mw_log "ingest: building netflow-ingest (mvn -pl netflow-ingest -am install -DskipTests)"
-    (cd "$MW_ROOT" && mvn -q -B -pl netflow-ingest -am install -DskipTests) >&2 ||
-      mw_die "ingest: build failed; run ./mw build"
-  fi
+  mw_ensure_jar netflow-ingest ingest
   java=$(mw_find_java 17) || mw_die "ingest: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
   if [ -n "$(mw_pid ingest)" ]; then
     if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then

@@ -13,7 +13,7 @@ streams_flags="--streams-ops-port:streams.ops_port"
 mw_streams_app_start() {
   local name=$1 app=$2 port=$3 heap=$4 extra=$5 jar java conf log i health
   jar="$MW_ROOT/streams-topology/target/streams-topology-all.jar"
-  [ -f "$jar" ] || mw_die "$name: $jar is missing; run ./mw build"
+  mw_ensure_jar streams-topology "$name"
   java=$(mw_find_java 17) || mw_die "$name: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
   log="$MW_STATE/log/$name.log"
   if [ -n "$(mw_pid "$name")" ]; then

@@ -23,11 +23,7 @@ sink_port() { mw_conf_get sink.ops_port 18094; }
 sink_start() {
   local jar java port log conf targets extra i health
   jar=$(sink_jar); port=$(sink_port); log=$(sink_log)
-  if [ ! -f "$jar" ]; then
-    mw_log "sink: building mitigation-sink (mvn -pl mitigation-sink -am install -DskipTests)"
-    (cd "$MW_ROOT" && mvn -q -B -pl mitigation-sink -am install -DskipTests) >&2 ||
-      mw_die "sink: build failed; run ./mw build"
-  fi
+  mw_ensure_jar mitigation-sink sink
   java=$(mw_find_java 17) || mw_die "sink: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
   if [ -n "$(mw_pid sink)" ]; then
     if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
