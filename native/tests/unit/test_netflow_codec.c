@@ -163,7 +163,20 @@ static void from_json(const struct jobj *o, struct mw_nf_msg *m)
 {
     memset(m, 0, sizeof(*m));
     m->sig = (uint16_t)jnum(o, "sig");
-    if (m->sig == MW_NF_SIG_INFO) {
+    if (m->sig == MW_NF_SIG_AUTH) {
+        const struct jfield *t = jget(o, "token");
+        struct mw_nf_auth *a = &m->u.auth;
+        a->sig = m->sig;
+        a->id = (uint32_t)jnum(o, "id");
+        a->token_len = (uint16_t)jnum(o, "token_len");
+        /* token_len is checked against the string so a vector cannot disagree with itself */
+        if (t && t->is_str && strlen(t->s) == a->token_len && a->token_len <= MW_NF_TOKEN_MAX)
+            memcpy(a->token, t->s, a->token_len);
+        else
+            a->token_len = 0; /* encodes to -EINVAL: the vector is reported as bad */
+        return;
+    }
+    if (m->sig == MW_NF_SIG_INFO || m->sig == MW_NF_SIG_SNAPSHOT) { /* snapshot: info layout */
         struct mw_nf_info *i = &m->u.info;
         i->sig = m->sig;
         i->id = (uint32_t)jnum(o, "id");
@@ -215,7 +228,9 @@ static void from_json(const struct jobj *o, struct mw_nf_msg *m)
 static int encode(const struct mw_nf_msg *m, uint8_t *out)
 {
     switch (m->sig) {
-    case MW_NF_SIG_INFO: return mw_nf_info_encode(&m->u.info, out) ? -1 : MW_NF_INFO_LEN;
+    case MW_NF_SIG_INFO:
+    case MW_NF_SIG_SNAPSHOT: return mw_nf_info_encode(&m->u.info, out) ? -1 : MW_NF_INFO_LEN;
+    case MW_NF_SIG_AUTH: return mw_nf_auth_encode(&m->u.auth, out) ? -1 : MW_NF_AUTH_LEN;
     case MW_NF_SIG_REQUEST: return mw_nf_request_encode(&m->u.req, out) ? -1 : MW_NF_REQUEST_LEN;
     case MW_NF_SIG_RESPONSE:
         return mw_nf_response_encode(&m->u.resp, out) ? -1 : MW_NF_RESPONSE_LEN;
@@ -228,7 +243,8 @@ static int same_msg(const struct mw_nf_msg *a, const struct mw_nf_msg *b)
     if (a->sig != b->sig)
         return 0;
     switch (a->sig) {
-    case MW_NF_SIG_INFO: {
+    case MW_NF_SIG_INFO:
+    case MW_NF_SIG_SNAPSHOT: {
         const struct mw_nf_info *x = &a->u.info, *y = &b->u.info;
         return x->id == y->id && x->obs == y->obs && x->start_sec == y->start_sec &&
                x->start_nsec == y->start_nsec && x->ts_sec == y->ts_sec &&
@@ -245,6 +261,9 @@ static int same_msg(const struct mw_nf_msg *a, const struct mw_nf_msg *b)
     case MW_NF_SIG_RESPONSE:
         return a->u.resp.id == b->u.resp.id && a->u.resp.status == b->u.resp.status &&
                !memcmp(a->u.resp.val, b->u.resp.val, 16);
+    case MW_NF_SIG_AUTH:
+        return a->u.auth.id == b->u.auth.id && a->u.auth.token_len == b->u.auth.token_len &&
+               !memcmp(a->u.auth.token, b->u.auth.token, MW_NF_TOKEN_MAX);
     }
     return 0;
 }
@@ -256,7 +275,8 @@ MW_TEST(netflow_vectors_decode_and_reencode)
     MW_ASSERT(d != NULL);
     if (!d)
         return;
-    int count = 0, bad = 0, kinds[3] = { 0, 0, 0 };
+    /* info, request, response, snapshot, auth */
+    int count = 0, bad = 0, kinds[5] = { 0, 0, 0, 0, 0 };
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t nl = strlen(e->d_name);
@@ -290,7 +310,8 @@ MW_TEST(netflow_vectors_decode_and_reencode)
                 ok = 0;
             }
             if (ok)
-                kinds[want.sig == MW_NF_SIG_INFO ? 0 : want.sig == MW_NF_SIG_REQUEST ? 1 : 2]++;
+                kinds[want.sig == MW_NF_SIG_INFO ? 0 : want.sig == MW_NF_SIG_REQUEST ? 1
+                      : want.sig == MW_NF_SIG_RESPONSE ? 2 : want.sig == MW_NF_SIG_SNAPSHOT ? 3 : 4]++;
         } else {
             fprintf(stderr, "  %s: unreadable vector (hex or JSON)\n", base);
         }
@@ -301,8 +322,8 @@ MW_TEST(netflow_vectors_decode_and_reencode)
     }
     closedir(d);
     MW_ASSERT(bad == 0);
-    MW_ASSERT(count >= 20); /* 21 vectors at the time of writing: all of them must be seen */
-    MW_ASSERT(kinds[0] > 0 && kinds[1] > 0 && kinds[2] > 0);
+    MW_ASSERT(count >= 22); /* 22 vectors at the time of writing: all of them must be seen */
+    MW_ASSERT(kinds[0] > 0 && kinds[1] > 0 && kinds[2] > 0 && kinds[3] > 0 && kinds[4] > 0);
 }
 
 /* Every vector's byte prefix is rejected with -EMSGSIZE, never read past. */

@@ -4,20 +4,28 @@ import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * Byte-exact encoder/decoder of the three original NetFlow messages (DESIGN §5): big-endian, packed.
- * Stateless and thread-safe. For a TCP stream use {@link NetflowStreamDecoder}.
+ * Byte-exact encoder/decoder of the NetFlow messages (DESIGN §5, docs/protocol.md): the three
+ * original ones (info, feature request, feature response) and the extensions socket snapshot
+ * ({@code 0xd311}) and auth ({@code 0xd330}). Big-endian, packed. Stateless and thread-safe. For a
+ * TCP stream use {@link NetflowStreamDecoder}.
  */
 public final class NetflowCodec {
 
     public static final int SIG_INFO = 0xd310;
     public static final int SIG_REQUEST = 0xd320;
     public static final int SIG_RESPONSE = 0xd32f;
+    /** Extension: socket snapshot, info layout (answer to a socket-list request). */
+    public static final int SIG_SNAPSHOT = 0xd311;
+    /** Extension: token handshake, client to server. */
+    public static final int SIG_AUTH = 0xd330;
 
     /** Base header: sig u16 + id u32. */
     public static final int BASE_LEN = 6;
     public static final int INFO_LEN = 116;
     public static final int REQUEST_LEN = 46;
     public static final int RESPONSE_LEN = 26;
+    public static final int SNAPSHOT_LEN = INFO_LEN;
+    public static final int AUTH_LEN = 72;
     /** The longest message; a buffer of this size holds any one message. */
     public static final int MAX_LEN = INFO_LEN;
 
@@ -29,6 +37,8 @@ public final class NetflowCodec {
             case SIG_INFO -> INFO_LEN;
             case SIG_REQUEST -> REQUEST_LEN;
             case SIG_RESPONSE -> RESPONSE_LEN;
+            case SIG_SNAPSHOT -> SNAPSHOT_LEN;
+            case SIG_AUTH -> AUTH_LEN;
             default -> -1;
         };
     }
@@ -55,7 +65,9 @@ public final class NetflowCodec {
         putU16(out, off, msg.signature());
         Unsigned.putU32(out, off + 2, msg.id());
         int p = off + BASE_LEN;
-        if (msg instanceof NetflowInfo i) {
+        NetflowInfo info = msg instanceof NetflowInfo i ? i : msg instanceof NetflowSnapshot s ? s.info() : null;
+        if (info != null) {
+            NetflowInfo i = info;
             putU16(out, p, i.obs());
             Unsigned.putU64(out, p + 2, i.sessionStartSec());
             Unsigned.putU64(out, p + 10, i.sessionStartNsec());
@@ -75,6 +87,10 @@ public final class NetflowCodec {
         } else if (msg instanceof FeatureResponse r) {
             Unsigned.putU32(out, p, r.status());
             System.arraycopy(r.val(), 0, out, p + 4, FeatureResponse.VAL_LEN);
+        } else if (msg instanceof NetflowAuth a) {
+            byte[] token = a.token();
+            putU16(out, p, token.length);
+            System.arraycopy(token, 0, out, p + 2, token.length); // the rest stays zero (padding)
         }
         return len;
     }
@@ -82,7 +98,8 @@ public final class NetflowCodec {
     /**
      * Decodes exactly one message: the array must hold one whole message and nothing else.
      *
-     * @throws NetflowFormatException on an unknown signature, a short array or trailing bytes
+     * @throws NetflowFormatException on an unknown signature, a short array, trailing bytes or an
+     *         invalid body (auth token length outside 1..64)
      */
     public static NetflowMessage decode(byte[] bytes) {
         if (bytes.length < 2) {
@@ -103,7 +120,8 @@ public final class NetflowCodec {
      * Decodes one message starting at the buffer's position and advances the position past it. On
      * failure the position is left unchanged.
      *
-     * @throws NetflowFormatException on an unknown signature or when fewer bytes remain than the message needs
+     * @throws NetflowFormatException on an unknown signature, when fewer bytes remain than the message
+     *         needs, or on an invalid body (auth token length outside 1..64)
      */
     public static NetflowMessage decode(ByteBuffer src) {
         int start = src.position();
@@ -119,26 +137,46 @@ public final class NetflowCodec {
             throw new NetflowFormatException(String.format("truncated message 0x%04x: %d of %d bytes", sig, src.remaining(), len));
         }
         byte[] b = new byte[len];
-        src.get(b);
-        return decodeAt(b, 0, sig);
+        src.get(start, b);
+        NetflowMessage m = decodeAt(b, 0, sig); // may throw: the position is then unchanged
+        src.position(start + len);
+        return m;
     }
 
-    /** Decodes a message of known, valid signature whose bytes are all present at {@code off}. */
+    /**
+     * Decodes a message of known, valid signature whose bytes are all present at {@code off}.
+     *
+     * @throws NetflowFormatException when the message is framed but its body is invalid (an auth
+     *         token length outside 1..64); the caller knows the message's length, so framing is intact
+     */
     static NetflowMessage decodeAt(byte[] b, int off, int sig) {
         long id = Unsigned.getU32(b, off + 2);
         int p = off + BASE_LEN;
         return switch (sig) {
-            case SIG_INFO -> new NetflowInfo(id, getU16(b, p),
-                    Unsigned.getU64(b, p + 2), Unsigned.getU64(b, p + 10),
-                    Unsigned.getU64(b, p + 18), Unsigned.getU64(b, p + 26),
-                    Unsigned.getU64(b, p + 34),
-                    getEndpoint(b, p + 42), getEndpoint(b, p + 64),
-                    Unsigned.getU64(b, p + 86), Unsigned.getU64(b, p + 94), Unsigned.getU64(b, p + 102));
+            case SIG_INFO -> decodeInfo(b, p, id);
+            case SIG_SNAPSHOT -> new NetflowSnapshot(decodeInfo(b, p, id));
+            case SIG_AUTH -> {
+                int tokenLen = getU16(b, p);
+                if (tokenLen == 0 || tokenLen > NetflowAuth.TOKEN_MAX) {
+                    throw new NetflowFormatException(String.format(
+                            "auth message (id %d): token length %d is outside 1..%d", id, tokenLen, NetflowAuth.TOKEN_MAX));
+                }
+                yield new NetflowAuth(id, Arrays.copyOfRange(b, p + 2, p + 2 + tokenLen));
+            }
             case SIG_REQUEST -> new FeatureRequest(id, getU16(b, p), getU16(b, p + 2),
                     Arrays.copyOfRange(b, p + 4, p + 20), Arrays.copyOfRange(b, p + 20, p + 40));
             case SIG_RESPONSE -> new FeatureResponse(id, Unsigned.getU32(b, p), Arrays.copyOfRange(b, p + 4, p + 20));
             default -> throw new NetflowFormatException(String.format("unknown signature 0x%04x", sig));
         };
+    }
+
+    private static NetflowInfo decodeInfo(byte[] b, int p, long id) {
+        return new NetflowInfo(id, getU16(b, p),
+                Unsigned.getU64(b, p + 2), Unsigned.getU64(b, p + 10),
+                Unsigned.getU64(b, p + 18), Unsigned.getU64(b, p + 26),
+                Unsigned.getU64(b, p + 34),
+                getEndpoint(b, p + 42), getEndpoint(b, p + 64),
+                Unsigned.getU64(b, p + 86), Unsigned.getU64(b, p + 94), Unsigned.getU64(b, p + 102));
     }
 
     static int getU16(byte[] b, int off) {

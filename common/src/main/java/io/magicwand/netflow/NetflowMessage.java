@@ -9,9 +9,13 @@ package io.magicwand.netflow;
  * holding the raw 64 bits (values above {@link Long#MAX_VALUE} appear negative; use
  * {@link Long#toUnsignedString(long)} / {@link Long#compareUnsigned(long, long)} on them).
  */
-public sealed interface NetflowMessage permits NetflowInfo, FeatureRequest, FeatureResponse {
+public sealed interface NetflowMessage permits NetflowInfo, FeatureRequest, FeatureResponse, NetflowSnapshot, NetflowAuth {
 
-    /** The wire signature: {@link NetflowCodec#SIG_INFO}, {@link NetflowCodec#SIG_REQUEST} or {@link NetflowCodec#SIG_RESPONSE}. */
+    /**
+     * The wire signature: {@link NetflowCodec#SIG_INFO}, {@link NetflowCodec#SIG_REQUEST},
+     * {@link NetflowCodec#SIG_RESPONSE}, or one of the extensions {@link NetflowCodec#SIG_SNAPSHOT},
+     * {@link NetflowCodec#SIG_AUTH}.
+     */
     int signature();
 
     /** The u32 id of the base header (0..2^32-1). */

@@ -10,8 +10,9 @@ import java.util.function.Consumer;
  * time, or several messages per chunk); it emits every complete message, in stream order, and keeps
  * the bytes of a partial message until the rest arrives.
  *
- * <p>The protocol has no resynchronisation marker, so an unknown signature makes the rest of the
- * stream meaningless: the decoder throws a {@link NetflowFormatException} naming the signature and
+ * <p>Knows every signature of {@link NetflowCodec} (the original three plus the snapshot and auth
+ * extensions). The protocol has no resynchronisation marker, so an unknown signature makes the rest
+ * of the stream meaningless (and a malformed auth message ends it too, see {@link #decodeOrFail}): the decoder throws a {@link NetflowFormatException} naming the signature and
  * the absolute stream offset of the bad message, and stays failed (later calls throw the same
  * error); the caller closes the connection. Messages completed before the garbage in the same chunk
  * are still delivered to the consumer before the exception is thrown.
@@ -66,7 +67,7 @@ public final class NetflowStreamDecoder {
             if (pendingLen == 0 && end - p >= 2) {
                 int msgLen = lengthOrFail(NetflowCodec.getU16(chunk, p));
                 if (end - p >= msgLen) {
-                    NetflowMessage m = NetflowCodec.decodeAt(chunk, p, NetflowCodec.getU16(chunk, p));
+                    NetflowMessage m = decodeOrFail(chunk, p, NetflowCodec.getU16(chunk, p));
                     p += msgLen;
                     complete(msgLen);
                     sink.accept(m);
@@ -85,7 +86,7 @@ public final class NetflowStreamDecoder {
             int sig = NetflowCodec.getU16(pending, 0);
             int msgLen = lengthOrFail(sig);
             if (pendingLen == msgLen) {
-                NetflowMessage m = NetflowCodec.decodeAt(pending, 0, sig);
+                NetflowMessage m = decodeOrFail(pending, 0, sig);
                 pendingLen = 0;
                 complete(msgLen);
                 sink.accept(m);
@@ -131,7 +132,7 @@ public final class NetflowStreamDecoder {
         return messagesDecoded;
     }
 
-    /** True once an unknown signature was seen; the decoder then rejects further input. */
+    /** True once an unknown signature (or a malformed auth message) was seen; the decoder then rejects further input. */
     public boolean failed() {
         return failure != null;
     }
@@ -139,6 +140,21 @@ public final class NetflowStreamDecoder {
     private void complete(int msgLen) {
         messageStart += msgLen;
         messagesDecoded++;
+    }
+
+    /**
+     * Decodes a whole framed message. A body that is invalid although framed (an auth token length
+     * outside 1..64) also fails the stream: only a client sends auth, and the protocol answers a
+     * malformed handshake with EACCES and a disconnect, so there is nothing to continue with.
+     */
+    private NetflowMessage decodeOrFail(byte[] b, int off, int sig) {
+        try {
+            return NetflowCodec.decodeAt(b, off, sig);
+        } catch (NetflowFormatException e) {
+            failure = new NetflowFormatException(e.getMessage() + " at stream offset " + messageStart, messageStart);
+            pendingLen = 0;
+            throw failure;
+        }
     }
 
     private int lengthOrFail(int sig) {

@@ -19,8 +19,61 @@ class NetflowCodecTest {
         assertEquals(116, NetflowCodec.messageLength(0xd310));
         assertEquals(46, NetflowCodec.messageLength(0xd320));
         assertEquals(26, NetflowCodec.messageLength(0xd32f));
-        assertEquals(-1, NetflowCodec.messageLength(0xd311));
+        assertEquals(116, NetflowCodec.messageLength(0xd311));
+        assertEquals(72, NetflowCodec.messageLength(0xd330));
+        assertEquals(-1, NetflowCodec.messageLength(0xd312));
         assertEquals(-1, NetflowCodec.messageLength(0));
+    }
+
+    @Test
+    void authRoundTripAndLayout() {
+        NetflowAuth a = NetflowAuth.of(0xFFFF_FFFFL, "x".repeat(64));
+        byte[] b = NetflowCodec.encode(a);
+        assertEquals(72, b.length);
+        assertEquals((byte) 0xd3, b[0]);
+        assertEquals((byte) 0x30, b[1]);
+        assertEquals(0, b[6]);
+        assertEquals(64, b[7]);
+        assertEquals('x', b[71]);
+        assertEquals(a, NetflowCodec.decode(b));
+
+        NetflowAuth shortToken = new NetflowAuth(7, new byte[] {1, 2, 3});
+        byte[] s = NetflowCodec.encode(shortToken);
+        for (int i = 11; i < 72; i++) {
+            assertEquals(0, s[i], "padding byte " + i);
+        }
+        assertEquals(shortToken, NetflowCodec.decode(s));
+        assertEquals("NetflowAuth[id=7, token=<3 bytes>]", shortToken.toString()); // never the token
+    }
+
+    @Test
+    void authTokenLengthIsChecked() {
+        assertThrows(IllegalArgumentException.class, () -> new NetflowAuth(1, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> new NetflowAuth(1, new byte[65]));
+        assertThrows(IllegalArgumentException.class, () -> new NetflowAuth(1, null));
+        byte[] b = TestVectors.bytes("ext-auth");
+        for (int bad : new int[] {0, 65, 0xFFFF}) {
+            b[6] = (byte) (bad >>> 8);
+            b[7] = (byte) bad;
+            NetflowFormatException e = assertThrows(NetflowFormatException.class, () -> NetflowCodec.decode(b));
+            assertTrue(e.getMessage().contains("token length " + bad), e.getMessage());
+            ByteBuffer buf = ByteBuffer.wrap(b);
+            assertThrows(NetflowFormatException.class, () -> NetflowCodec.decode(buf));
+            assertEquals(0, buf.position(), "position unchanged after an invalid body");
+        }
+    }
+
+    @Test
+    void snapshotHasTheInfoLayoutWithItsOwnSignature() {
+        byte[] snap = TestVectors.bytes("ext-snapshot-ipv4");
+        NetflowSnapshot s = (NetflowSnapshot) NetflowCodec.decode(snap);
+        assertEquals(NetflowCodec.SIG_SNAPSHOT, s.signature());
+        assertEquals(77, s.id());
+        byte[] asInfo = NetflowCodec.encode(s.info());
+        assertEquals((byte) 0x10, asInfo[1]);
+        asInfo[1] = 0x11;
+        assertArrayEquals(snap, asInfo); // only the signature differs
+        assertNotEquals(s.info(), s);
     }
 
     @Test

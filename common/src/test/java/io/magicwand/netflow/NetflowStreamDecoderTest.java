@@ -107,8 +107,51 @@ class NetflowStreamDecoderTest {
         NetflowStreamDecoder d = new NetflowStreamDecoder();
         assertEquals(1, d.feed(a).size());
         assertEquals(0, d.feed(new byte[] {(byte) 0xd3}).size()); // could still be a valid signature
-        NetflowFormatException e = assertThrows(NetflowFormatException.class, () -> d.feed(new byte[] {0x11}));
-        assertEquals("unknown signature 0xd311 at stream offset 26", e.getMessage());
+        NetflowFormatException e = assertThrows(NetflowFormatException.class, () -> d.feed(new byte[] {0x12}));
+        assertEquals("unknown signature 0xd312 at stream offset 26", e.getMessage());
+    }
+
+    @Test
+    void extensionsAreFramedSplitAnywhere() {
+        byte[] snap = TestVectors.bytes("ext-snapshot-ipv4");
+        byte[] auth = TestVectors.bytes("ext-auth");
+        byte[] resp = TestVectors.bytes("resp-rcvbuf");
+        byte[] all = new byte[snap.length + auth.length + resp.length];
+        System.arraycopy(snap, 0, all, 0, snap.length);
+        System.arraycopy(auth, 0, all, snap.length, auth.length);
+        System.arraycopy(resp, 0, all, snap.length + auth.length, resp.length);
+        List<NetflowMessage> want = List.of(NetflowCodec.decode(snap), NetflowCodec.decode(auth), NetflowCodec.decode(resp));
+        assertTrue(want.get(0) instanceof NetflowSnapshot && want.get(1) instanceof NetflowAuth);
+        for (int cut = 1; cut < all.length; cut++) {
+            NetflowStreamDecoder d = new NetflowStreamDecoder();
+            List<NetflowMessage> got = new ArrayList<>(d.feed(all, 0, cut));
+            got.addAll(d.feed(all, cut, all.length - cut));
+            assertEquals(want, got, "split at " + cut);
+            d.endOfStream();
+        }
+    }
+
+    @Test
+    void malformedAuthFailsTheStreamAfterTheMessagesBeforeIt() {
+        byte[] resp = TestVectors.bytes("resp-rcvbuf");
+        byte[] auth = TestVectors.bytes("ext-auth");
+        auth[6] = 0;
+        auth[7] = 65; // token length 65 > 64
+        for (int cut : new int[] {resp.length + 10, resp.length + auth.length}) {
+            byte[] all = new byte[resp.length + auth.length];
+            System.arraycopy(resp, 0, all, 0, resp.length);
+            System.arraycopy(auth, 0, all, resp.length, auth.length);
+            NetflowStreamDecoder d = new NetflowStreamDecoder();
+            List<NetflowMessage> got = new ArrayList<>();
+            NetflowFormatException e = assertThrows(NetflowFormatException.class, () -> {
+                d.feed(all, 0, cut, got::add);
+                d.feed(all, cut, all.length - cut, got::add);
+            });
+            assertEquals(List.of(NetflowCodec.decode(resp)), got);
+            assertEquals(resp.length, e.streamOffset());
+            assertTrue(e.getMessage().contains("token length 65"), e.getMessage());
+            assertTrue(d.failed());
+        }
     }
 
     @Test

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
@@ -30,12 +31,19 @@ class NetflowVectorsTest {
     }
 
     @Test
-    void vectorDirectoryHoldsAllThreeKinds() {
+    void vectorDirectoryHoldsAllKinds() {
         List<String> names = vectors();
-        assertTrue(names.size() >= 20, "expected the shared vectors, found " + names);
+        assertTrue(names.size() >= 22, "expected the shared vectors, found " + names);
         assertTrue(names.stream().anyMatch(n -> n.startsWith("info-")));
         assertTrue(names.stream().anyMatch(n -> n.startsWith("req-")));
         assertTrue(names.stream().anyMatch(n -> n.startsWith("resp-")));
+        // the extensions, by signature (names are free-form)
+        Set<Integer> sigs = new HashSet<>();
+        for (String n : names) {
+            sigs.add(NetflowCodec.decode(TestVectors.bytes(n)).signature());
+        }
+        assertTrue(sigs.contains(NetflowCodec.SIG_SNAPSHOT), "no snapshot vector");
+        assertTrue(sigs.contains(NetflowCodec.SIG_AUTH), "no auth vector");
     }
 
     @ParameterizedTest(name = "{0}")
@@ -90,6 +98,13 @@ class NetflowVectorsTest {
         } else if (m instanceof NetflowInfo i) {
             assertEquals(InetAddress.getByName(json.get("local_addr").asText()), i.local().toInetAddress());
             assertEquals(InetAddress.getByName(json.get("remote_addr").asText()), i.remote().toInetAddress());
+        } else if (m instanceof NetflowSnapshot s) {
+            assertEquals(json.get("id").asLong(), s.id());
+            assertEquals(InetAddress.getByName(json.get("local_addr").asText()), s.info().local().toInetAddress());
+            assertEquals(InetAddress.getByName(json.get("remote_addr").asText()), s.info().remote().toInetAddress());
+        } else if (m instanceof NetflowAuth a) {
+            assertEquals(json.get("token_len").asInt(), a.tokenLength());
+            assertEquals(json.get("token").asText(), new String(a.token(), StandardCharsets.UTF_8));
         }
     }
 
@@ -97,13 +112,22 @@ class NetflowVectorsTest {
         int sig = (int) take(j, "sig", used);
         long id = take(j, "id", used);
         switch (sig) {
-            case NetflowCodec.SIG_INFO:
-                return new NetflowInfo(id, (int) take(j, "obs", used),
+            case NetflowCodec.SIG_SNAPSHOT:
+            case NetflowCodec.SIG_INFO: {
+                NetflowInfo info = new NetflowInfo(id, (int) take(j, "obs", used),
                         take(j, "session_start_sec", used), take(j, "session_start_ns", used),
                         take(j, "curr_sec", used), take(j, "curr_ns", used),
                         take(j, "sockfd", used),
                         endpoint(j, "local", used), endpoint(j, "remote", used),
                         take(j, "bytes_in", used), take(j, "bytes_out", used), take(j, "extra", used));
+                return sig == NetflowCodec.SIG_SNAPSHOT ? new NetflowSnapshot(info) : info;
+            }
+            case NetflowCodec.SIG_AUTH: {
+                used.add("token");
+                byte[] token = j.get("token").asText().getBytes(StandardCharsets.UTF_8);
+                assertEquals(take(j, "token_len", used), token.length, "token_len vs token");
+                return new NetflowAuth(id, token);
+            }
             case NetflowCodec.SIG_REQUEST: {
                 int flags = (int) take(j, "flags", used);
                 int name = (int) take(j, "name", used);
