@@ -1655,6 +1655,15 @@ static void nf_request(struct hub *h, struct hub_nfreq *q)
         if (ins_send(h, &h->ins[s->ins], &m, NULL, 0) < 0) {
             pending_free(h, p);
             mw_nf_server_respond(h->nf, q->client_id, q->id, ECONNRESET, val);
+            return;
+        }
+        if (wr && s->replicas) {
+            /* an option written on a listener (or is-open := 0) holds on every replica; the
+             * primary answers */
+            m.h.req_id = 0;
+            for (int i = 0; i < h->nins_want; i++)
+                if ((s->replicas & (1u << i)) && h->ins[i].alive)
+                    ins_send(h, &h->ins[i], &m, NULL, 0);
         }
         return;
     }

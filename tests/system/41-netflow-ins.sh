@@ -86,6 +86,12 @@ done
 [ "$n" -eq 4 ] || sys_fail "expected 4 real listeners on port $P after spawn, found $n"
 [ "$(fails 20)" -eq 0 ] || sys_fail "pages failed with 4 INS"
 sys_ok "ins spawn 2: 4 INS, each with a replica of the listener, service intact"
+lid=$(sys_status | jq '.listeners[0].socket')
+nf set rcvbuf 100000 --socket "$lid" >/dev/null || sys_fail "set rcvbuf on listener $lid"
+sleep 0.3
+n=$(ss -ltmn "sport = :$P" | grep -c 'rb200000' || true)
+[ "$n" -eq 4 ] || { ss -ltmn "sport = :$P" >&2; sys_fail "NetFlow rcvbuf on the listener reached $n of 4 replicas"; }
+sys_ok "NetFlow rcvbuf written on listener $lid is in effect on all 4 replicas"
 
 # 4. limit: an instance at its limit refuses new connections (the kernel still sends it some)
 new=$(ins_rows | awk '{print $1}' | tail -1)
