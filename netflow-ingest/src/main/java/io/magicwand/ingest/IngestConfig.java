@@ -1,6 +1,8 @@
 package io.magicwand.ingest;
 
 import io.magicwand.kafka.ClientProps;
+import io.magicwand.netflow.NetflowAuth;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Properties;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -21,6 +23,8 @@ public final class IngestConfig {
     public static final String BOOTSTRAP = io.magicwand.config.CliConfig.BOOTSTRAP_SERVERS;
     public static final String REGISTRY = io.magicwand.config.CliConfig.REGISTRY_URL;
     public static final String SOURCES = "netflow.sources";
+    /** {@code netflow.token.HOST}: the token of source HOST (auth 0xd330 sent first on connect). */
+    public static final String TOKEN_PREFIX = "netflow.token.";
     public static final String TOPIC = "topic";
     public static final String PARTITIONS = "topic.partitions";
     public static final String REPLICATION = "topic.replication";
@@ -57,6 +61,11 @@ public final class IngestConfig {
     public Path captureDir;
     public long captureRotateBytes = 256L << 20;
     public long captureRotateSeconds = 3600;
+    /**
+     * Per-source NetFlow tokens by host tag (1..64 bytes each): a source with a token gets the auth
+     * message as the first bytes of every connection. Never logged.
+     */
+    public Map<String, byte[]> tokens = new LinkedHashMap<>();
     /** Kafka client properties passed through (the {@code kafka.} prefix removed). */
     public Map<String, String> kafka = new LinkedHashMap<>();
 
@@ -75,6 +84,11 @@ public final class IngestConfig {
             }
             if (k.startsWith(KAFKA_PREFIX)) {
                 c.kafka.put(k.substring(KAFKA_PREFIX.length()), v);
+                continue;
+            }
+            if (k.startsWith(TOKEN_PREFIX)) {
+                // the raw value: a token's spaces are part of it
+                c.tokens.put(k.substring(TOKEN_PREFIX.length()), token(k, e.getValue() == null ? "" : e.getValue()));
                 continue;
             }
             switch (k) {
@@ -99,7 +113,7 @@ public final class IngestConfig {
                 case CAPTURE_ROTATE_BYTES -> c.captureRotateBytes = number(k, v, 4096, Long.MAX_VALUE);
                 case CAPTURE_ROTATE_SECONDS -> c.captureRotateSeconds = number(k, v, 0, Long.MAX_VALUE);
                 default -> throw new IllegalArgumentException("unknown setting '" + k + "' (known: "
-                        + String.join(", ", new java.util.TreeSet<>(KNOWN)) + ", kafka.*)");
+                        + String.join(", ", new java.util.TreeSet<>(KNOWN)) + ", " + TOKEN_PREFIX + "HOST, kafka.*)");
             }
         }
         c.validate();
@@ -108,6 +122,12 @@ public final class IngestConfig {
 
     /** Cross-field checks. */
     public IngestConfig validate() {
+        for (String host : tokens.keySet()) {
+            if (sources.stream().noneMatch(s -> s.host().equals(host))) {
+                throw new IllegalArgumentException(TOKEN_PREFIX + host + ": no NetFlow source has the host tag '" + host
+                        + "' (sources: " + sources + ")");
+            }
+        }
         if (reconnectMaxMs < reconnectInitialMs) {
             throw new IllegalArgumentException(RECONNECT_MAX + " (" + reconnectMaxMs + ") is below "
                     + RECONNECT_INITIAL + " (" + reconnectInitialMs + ")");
@@ -122,6 +142,29 @@ public final class IngestConfig {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(SOURCES + ": " + e.getMessage());
         }
+    }
+
+    /**
+     * A token value: the text itself, or {@code @FILE} for the first line of FILE (keeps the token
+     * out of the command line, which other users can read in /proc). 1..64 bytes of UTF-8.
+     */
+    static byte[] token(String k, String v) {
+        String t = v;
+        if (v.startsWith("@")) {
+            Path file = Path.of(v.substring(1));
+            try {
+                List<String> lines = java.nio.file.Files.readAllLines(file, StandardCharsets.UTF_8);
+                t = lines.isEmpty() ? "" : lines.get(0).strip();
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                throw new IllegalArgumentException(k + ": cannot read the token file " + file + ": " + e);
+            }
+        }
+        byte[] b = t.getBytes(StandardCharsets.UTF_8);
+        if (b.length == 0 || b.length > NetflowAuth.TOKEN_MAX) {
+            throw new IllegalArgumentException(k + ": a NetFlow token must be 1.." + NetflowAuth.TOKEN_MAX
+                    + " bytes, got " + b.length);
+        }
+        return b;
     }
 
     private static String nonEmpty(String k, String v) {
@@ -179,6 +222,7 @@ public final class IngestConfig {
     public String toString() {
         return "bootstrap=" + bootstrapServers + " registry=" + registryUrl + " sources=" + sources + " topic=" + topic
                 + " partitions=" + partitions + " compression=" + compression + " maxInFlight=" + maxInFlight
-                + " ops=" + opsHost + ":" + opsPort + (captureDir != null ? " capture=" + captureDir : "");
+                + " ops=" + opsHost + ":" + opsPort + (captureDir != null ? " capture=" + captureDir : "")
+                + (tokens.isEmpty() ? "" : " tokens-for=" + tokens.keySet()); // never the tokens themselves
     }
 }

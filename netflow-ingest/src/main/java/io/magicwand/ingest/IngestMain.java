@@ -26,6 +26,9 @@ public final class IngestMain {
                             + " Kafka.")
             .option("source", IngestConfig.SOURCES, "HOST=ADDR:PORT", "a NetFlow endpoint and its host tag"
                     + " (repeatable; or a comma-separated list)", null)
+            .option("token", IngestConfig.TOKEN_PREFIX + "HOST", "HOST=TOKEN", "NetFlow token of source HOST, sent"
+                    + " first on every connection (repeatable; TOKEN or @FILE; or netflow.token.HOST in the config)",
+                    null)
             .option("topic", IngestConfig.TOPIC, "TOPIC", "topic of the socket events", "mw.socket-events")
             .intOption("partitions", IngestConfig.PARTITIONS, "N", "partitions when creating the topic", 6)
             .option("compression", IngestConfig.COMPRESSION, "CODEC", "producer compression: none, gzip, snappy, lz4,"
@@ -67,6 +70,7 @@ public final class IngestMain {
     public static IngestConfig parse(String[] args) {
         List<String> rest = new ArrayList<>();
         List<String> sources = new ArrayList<>();
+        java.util.Map<String, String> tokens = new java.util.LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             if (a.equals("--source")) {
@@ -76,6 +80,21 @@ public final class IngestMain {
                 sources.add(args[++i]);
             } else if (a.startsWith("--source=")) {
                 sources.add(a.substring("--source=".length()));
+            } else if (a.equals("--token") || a.startsWith("--token=")) {
+                String v;
+                if (a.equals("--token")) {
+                    if (i + 1 >= args.length) {
+                        throw new ConfigException("option --token needs a value: --token HOST=TOKEN");
+                    }
+                    v = args[++i];
+                } else {
+                    v = a.substring("--token=".length());
+                }
+                int eq = v.indexOf('=');
+                if (eq <= 0) {
+                    throw new ConfigException("bad --token value: expected HOST=TOKEN (or HOST=@FILE)");
+                }
+                tokens.put(IngestConfig.TOKEN_PREFIX + v.substring(0, eq), v.substring(eq + 1));
             } else {
                 rest.add(a);
             }
@@ -91,6 +110,7 @@ public final class IngestMain {
             props.put(IngestConfig.SOURCES, fromConfig == null || fromConfig.isBlank() ? joined
                     : fromConfig + "," + joined);
         }
+        props.putAll(tokens); // --token overrides netflow.token.HOST of the config file
         IngestConfig cfg = IngestConfig.fromProperties(props);
         if (cfg.sources.isEmpty()) {
             throw new ConfigException("no NetFlow source: give --source HOST=ADDR:PORT (or netflow.sources in the"

@@ -159,6 +159,8 @@ public final class IngestService implements AutoCloseable {
             counter(l, "mw_ingest_partial_messages_dropped_total", "disconnects in the middle of a message",
                     s.partialDropped);
             counter(l, "mw_ingest_other_messages_total", "non-info NetFlow messages received (ignored)", s.otherMessages);
+            counter(l, "mw_ingest_auth_failures_total", "token handshakes the NetFlow source refused",
+                    s.authFailures);
             counter(l, "mw_ingest_bytes_in_total", "NetFlow bytes received", s.bytesIn);
             counter(l, "mw_ingest_backpressure_pauses_total", "times reading paused because Kafka lagged", s.pauses);
             metrics.gauge("mw_ingest_source_connected", "1 when connected to the NetFlow source", l,

@@ -75,8 +75,8 @@ public final class IngestVerticle extends VerticleBase {
                 .setReceiveBufferSize(1 << 20));
         List<Future<Void>> started = new ArrayList<>();
         for (SourceSpec s : config.sources) {
-            SourceClient c = new SourceClient(vertx, netClient, s, sink, stats.get(s.host()), capture,
-                    new Backoff(config.reconnectInitialMs, config.reconnectMaxMs));
+            SourceClient c = new SourceClient(vertx, netClient, s, config.tokens.get(s.host()), sink,
+                    stats.get(s.host()), capture, new Backoff(config.reconnectInitialMs, config.reconnectMaxMs));
             clients.add(c);
             started.add(c.start());
         }

@@ -2,6 +2,8 @@ package io.magicwand.ingest;
 
 import io.magicwand.avro.SocketEvent;
 import io.magicwand.ingest.capture.CaptureWriter;
+import io.magicwand.netflow.FeatureResponse;
+import io.magicwand.netflow.NetflowAuth;
 import io.magicwand.netflow.NetflowCodec;
 import io.magicwand.netflow.NetflowFormatException;
 import io.magicwand.netflow.NetflowInfo;
@@ -9,6 +11,7 @@ import io.magicwand.netflow.NetflowMessage;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 import java.io.IOException;
@@ -24,14 +27,26 @@ import org.slf4j.LoggerFactory;
  * (unknown signature, undecodable message). Everything decoded before the bad byte has already
  * been handed to the sink, so nothing already received is lost; a partial message at a disconnect
  * is counted and logged.
+ *
+ * <p>With a token, every connection starts with the auth message (0xd330, docs/protocol.md); the
+ * source answers with a feature response carrying {@link #AUTH_ID}: status 0, or EACCES and a
+ * disconnect. Until then {@link SourceStats#connected} stays false. A refusal is counted
+ * ({@link SourceStats#authFailures}), logged with what to check, and retried with the backoff (the
+ * token may be fixed on the source's side). Records arriving before the answer are ingested: a
+ * source sends them only when it needs no token.
  */
 public final class SourceClient {
 
     private static final Logger log = LoggerFactory.getLogger(SourceClient.class);
+    /** Id of the auth message; the ingest sends no other request, so its answer is unambiguous. */
+    static final long AUTH_ID = 1;
+    private static final int EACCES = 13;
+    private static final int EPROTO = 71;
 
     private final Vertx vertx;
     private final NetClient client;
     private final SourceSpec spec;
+    private final byte[] authMessage; // null without a token
     private final EventSink sink;
     private final SourceStats stats;
     private final CaptureWriter capture;
@@ -42,16 +57,21 @@ public final class SourceClient {
     private NetSocket socket;
     private NetflowFramer framer;
     private boolean paused;
+    private boolean authPending;
     private boolean stopped;
     private long reconnectTimer = -1;
     private long connection; // counts connections, to ignore callbacks of an old one
     private Promise<Void> firstAttempt;
 
-    public SourceClient(Vertx vertx, NetClient client, SourceSpec spec, EventSink sink, SourceStats stats,
-                        CaptureWriter capture, Backoff backoff) {
+    /**
+     * @param token the source's NetFlow token (1..64 bytes), or null when it needs none
+     */
+    public SourceClient(Vertx vertx, NetClient client, SourceSpec spec, byte[] token, EventSink sink,
+                        SourceStats stats, CaptureWriter capture, Backoff backoff) {
         this.vertx = vertx;
         this.client = client;
         this.spec = spec;
+        this.authMessage = token == null ? null : NetflowCodec.encode(new NetflowAuth(AUTH_ID, token));
         this.sink = sink;
         this.stats = stats;
         this.capture = capture;
@@ -101,8 +121,15 @@ public final class SourceClient {
         socket = sock;
         paused = false;
         seq.reset(); // a new connection is a new NetFlow client: its sequence starts afresh
-        stats.connected = true;
-        log.info("NetFlow source {}: connected to {}:{}", spec.host(), spec.address(), spec.port());
+        authPending = authMessage != null;
+        if (authPending) {
+            log.info("NetFlow source {}: connected to {}:{}, sending the token", spec.host(), spec.address(),
+                    spec.port());
+            sock.write(Buffer.buffer(authMessage)); // the first bytes of the connection
+        } else {
+            stats.connected = true;
+            log.info("NetFlow source {}: connected to {}:{}", spec.host(), spec.address(), spec.port());
+        }
         NetflowFramer f = new NetflowFramer(this::onMessage);
         framer = f;
         sock.handler(buf -> {
@@ -120,7 +147,9 @@ public final class SourceClient {
                 drop(conn, null);
             }
         });
-        sock.closeHandler(v -> drop(conn, "connection closed by the source"));
+        sock.closeHandler(v -> drop(conn, authPending
+                ? "connection closed by the source before it answered the token handshake"
+                : "connection closed by the source"));
         sock.exceptionHandler(err -> drop(conn, "connection error: " + err.getMessage()));
     }
 
@@ -145,6 +174,10 @@ public final class SourceClient {
             }
         } else {
             nowMs = System.currentTimeMillis();
+        }
+        if (authPending && msg instanceof FeatureResponse r && (r.id() == AUTH_ID || r.status() == EPROTO)) {
+            onAuthAnswer(r);
+            return;
         }
         if (!(msg instanceof NetflowInfo info)) {
             stats.otherMessages.increment(); // responses to someone else's request: not telemetry
@@ -172,6 +205,29 @@ public final class SourceClient {
         if (!paused && sink.full()) {
             pauseReading();
         }
+    }
+
+    private void onAuthAnswer(FeatureResponse r) {
+        long conn = connection;
+        authPending = false;
+        if (r.isOk()) {
+            stats.connected = true;
+            log.info("NetFlow source {}: token accepted, receiving the stream", spec.host());
+            return;
+        }
+        stats.authFailures.increment();
+        String why = r.status() == EACCES
+                ? "refused the token (EACCES): check " + IngestConfig.TOKEN_PREFIX + spec.host()
+                        + " against the token mwcomms was started with"
+                : r.status() == EPROTO
+                        ? "does not know the token handshake (EPROTO): it is not mwcomms or predates the auth"
+                                + " extension; remove " + IngestConfig.TOKEN_PREFIX + spec.host()
+                        : "answered the token handshake with status " + r.status();
+        log.error("NetFlow source {} ({}:{}) {}", spec.host(), spec.address(), spec.port(), why);
+        if (framer != null) {
+            framer.pause(); // nothing after a refusal belongs to us: deliver no more of this connection
+        }
+        drop(conn, "token handshake failed");
     }
 
     private void pauseReading() {

@@ -18,6 +18,8 @@ public final class SourceStats {
     public final LongAdder otherMessages = new LongAdder();
     public final LongAdder bytesIn = new LongAdder();
     public final LongAdder pauses = new LongAdder();
+    /** Token handshakes the source refused (wrong token, or a source without the auth extension). */
+    public final LongAdder authFailures = new LongAdder();
     /** Observation time (epoch ms) of the newest record, 0 before the first (written with lazySet). */
     public final java.util.concurrent.atomic.AtomicLong lastObservedMs = new java.util.concurrent.atomic.AtomicLong();
     public volatile boolean connected;

@@ -70,4 +70,40 @@ class ConfigTest {
         b.reset();
         assertTrue(b.nextDelayMs() <= 100);
     }
+
+    @Test
+    void tokensPerSourceFromConfigCommandLineAndFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp)
+            throws Exception {
+        IngestConfig c = IngestConfig.fromProperties(Map.of("netflow.sources", "a=127.0.0.1:1,b=127.0.0.1:2",
+                "netflow.token.a", " spaced token "));
+        assertEquals(" spaced token ", new String(c.tokens.get("a"), java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals(null, c.tokens.get("b"));
+        assertTrue(!c.toString().contains("spaced"), "toString must not show a token: " + c);
+
+        java.nio.file.Path f = tmp.resolve("tok");
+        java.nio.file.Files.writeString(f, "from-file\nsecond line ignored\n");
+        c = IngestMain.parse(new String[] {"--source", "a=127.0.0.1:1", "--token", "a=@" + f});
+        assertEquals("from-file", new String(c.tokens.get("a"), java.nio.charset.StandardCharsets.UTF_8));
+        c = IngestMain.parse(new String[] {"--source=a=127.0.0.1:1", "--token=a=x=y"});
+        assertEquals("x=y", new String(c.tokens.get("a"), java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void rejectsBadTokens() {
+        String src = "a=127.0.0.1:1";
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> IngestConfig.fromProperties(
+                Map.of("netflow.sources", src, "netflow.token.zz", "t")));
+        assertTrue(e.getMessage().startsWith("netflow.token.zz: no NetFlow source has the host tag 'zz'"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> IngestConfig.fromProperties(
+                Map.of("netflow.sources", src, "netflow.token.a", "x".repeat(65))));
+        assertEquals("netflow.token.a: a NetFlow token must be 1..64 bytes, got 65", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> IngestConfig.fromProperties(
+                Map.of("netflow.sources", src, "netflow.token.a", "")));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> IngestConfig.fromProperties(
+                Map.of("netflow.sources", src, "netflow.token.a", "@/nonexistent/tok")));
+        assertTrue(e.getMessage().startsWith("netflow.token.a: cannot read the token file /nonexistent/tok"), e.getMessage());
+        assertThrows(RuntimeException.class, () -> IngestMain.parse(new String[] {"--source", src, "--token", "a"}));
+        assertThrows(RuntimeException.class, () -> IngestMain.parse(new String[] {"--source", src, "--token"}));
+    }
 }
