@@ -594,7 +594,8 @@ static int token_equal(const struct mw_nf_server *srv, const struct mw_nf_auth *
     /* constant time over the configured token length */
     unsigned diff = a->token_len != srv->token_len;
     for (size_t i = 0; i < srv->token_len; i++)
-        diff |= (unsigned)(srv->token[i] ^ (i < a->token_len ? a->token[i] : 0));
+        /* compare as bytes: a plain char is signed here, so bytes >= 0x80 would differ */
+        diff |= (unsigned)((unsigned char)srv->token[i] ^ (i < a->token_len ? a->token[i] : 0));
     return diff == 0;
 }
 

@@ -612,6 +612,21 @@ MW_TEST(netflow_server_token_handshake)
     mw_nf_server_stop(srv);
 }
 
+/* Tokens are bytes: one with bytes >= 0x80 (UTF-8 here) must match itself. */
+MW_TEST(netflow_server_token_non_ascii)
+{
+    struct mw_nf_server *srv = start(1024, "cl\xc3\xa9-\xe2\x82\xac", NULL, NULL);
+    MW_ASSERT(srv);
+    struct tconn t;
+    MW_ASSERT(tconn_open(&t, "127.0.0.1", mw_nf_server_port(srv)) == 0);
+    struct mw_nf_msg m;
+    int ok = send_auth(&t, 9, "cl\xc3\xa9-\xe2\x82\xac") == 0 && tconn_read(&t, &m, 5000) == 1 &&
+             m.sig == MW_NF_SIG_RESPONSE && m.u.resp.id == 9 && m.u.resp.status == 0;
+    tconn_close(&t);
+    mw_nf_server_stop(srv);
+    MW_ASSERT(ok);
+}
+
 MW_TEST(netflow_server_ipv6_listener)
 {
     struct mw_nf_server_config cfg = { .bind_addr = "::1", .port = 0 };
