@@ -1445,6 +1445,41 @@ static void ins_stop(struct hub *h, struct hub_ins *in, const char *why)
     netns_teardown(in);
 }
 
+/* A draining INS gives up its listeners so that nothing new reaches it (with isolation off the
+ * kernel would keep hashing connections to its SO_REUSEPORT replicas): where it is the primary,
+ * a replica on an instance in rotation takes over; then its copy is closed (INS_CLOSE). It stays
+ * marked as a replica until its close observation arrives, which ends it without a NetFlow
+ * record (the program's listener is still open). */
+static void ins_release_listeners(struct hub *h, struct hub_ins *in)
+{
+    for (size_t i = 0; i < h->by_id.cap; i++) {
+        if (!h->by_id.keys[i])
+            continue;
+        struct hub_sock *s = h->by_id.vals[i];
+        struct mw_ctl_msg m;
+        if (s->state != MW_SS_LISTENING)
+            continue;
+        if (s->ins == in->idx) {
+            int j;
+            for (j = 0; j < h->nins_want; j++)
+                if ((s->replicas & (1u << j)) && in_rotation(&h->ins[j]))
+                    break;
+            if (j == h->nins_want)
+                continue;   /* no other holder in rotation: keep it */
+            s->replicas &= ~(1u << j);
+            s->replicas |= 1u << in->idx;
+            s->ins = j;
+            h->ins[j].nsock++;
+            if (in->nsock)
+                in->nsock--;
+        } else if (!(s->replicas & (1u << in->idx))) {
+            continue;
+        }
+        mw_ctl_init(&m, MW_OP_INS_CLOSE, 0, s->sockid);
+        ins_send(h, in, &m, NULL, 0);
+    }
+}
+
 /* Once a second: scale out when connections per INS pass the threshold, scale in (drain one,
  * then stop it once its connections are gone) when the others could carry the load at half of
  * it. One action at a time, at most one every 3 s. */
@@ -1480,6 +1515,7 @@ static void ins_timer(struct hub *h)
                 least = &h->ins[i];
         if (least) {
             least->draining = 1;
+            ins_release_listeners(h, least);
             mw_log("ins%u draining (autoscale in: %llu connections over %d INS < half of %u per INS): "
                    "no new connections, stopped when its %llu are gone", least->ins_id,
                    (unsigned long long)conns, nrot, h->scale_out_conns, (unsigned long long)least->nconn);

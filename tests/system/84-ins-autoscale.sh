@@ -30,6 +30,23 @@ sleep 4
 [ "$(sys_status | jq '[.ins[]] | length')" -eq 3 ] || sys_fail "went past --ins-max 3"
 sys_ok "240 connections: scaled out 1 -> 3 INS (the maximum), each with the listener: $(grep -o 'ins[0-9]* added (autoscale out[^)]*)' "$T/mwcomms.log" | tr '\n' ';')"
 wait "$cm" || { cat "$T/cm.out" >&2; sys_fail "connections broke while scaling out"; }
+# under the threshold but not idle: 30 held connections; a draining INS gives up its listener
+# replica at once (nothing new reaches it, even though the kernel spreads by hash) and stops
+# when its own connections end
+"$B/tests/t_connmany" 127.0.0.1 "$P" 30 64 2 12 "$T/cm3" > "$T/cm3.out" 2>&1 & cm3=$!
+SYS_PIDS+=($cm3)
+dr=""
+for _ in $(seq 150); do
+  dr=$(sys_status | jq -c '[.ins[] | select(.draining) | {id, connections}] | select(length > 0)')
+  [ -n "$dr" ] && break; sleep 0.1
+done
+[ -n "$dr" ] || sys_fail "no INS marked draining with 30 connections (< 50/2 per INS)"
+sleep 0.5
+nl=$(ss -ltn "sport = :$P" | grep -c LISTEN || true)
+[ "$nl" -eq 2 ] || sys_fail "draining INS $dr still holds its replica: $nl real listeners on port $P"
+"$B/tests/t_connmany" 127.0.0.1 "$P" 40 70 1 0 > "$T/cm4.out" 2>&1 || { cat "$T/cm4.out" >&2; sys_fail "new connections failed while draining"; }
+sys_ok "draining INS $dr released its listener replica (2 real listeners left), new connections all served"
+wait "$cm3" || { cat "$T/cm3.out" >&2; sys_fail "held connections broke while draining"; }
 for _ in $(seq 300); do
   [ "$(sys_status | jq '[.ins[]] | length')" -eq 1 ] && break; sleep 0.1
 done
