@@ -34,6 +34,7 @@
 #define FILLER_CHUNK 4096
 
 static void sock_destroy(struct ins_ctx *c, struct ins_sock *s);
+static void listener_interest(struct ins_ctx *c, struct ins_sock *s);
 
 static void now_real(uint64_t *sec, uint64_t *nsec)
 {
@@ -313,8 +314,21 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
     close_fd(&s->filler_fd);
     close_fd(&s->held_app_fd);
     if (s->held_conn) {
-        sock_destroy(c, s->held_conn);
+        struct ins_sock *n = s->held_conn;
         s->held_conn = NULL;
+        n->held_by = NULL;
+        sock_destroy(c, n);
+    }
+    if (s->held_by) {
+        /* a connection closed while its listener still held it (the program's queue was full):
+         * drop the message and the app end with it, so the program never gets it, and let the
+         * listener go on (it would otherwise deliver, then relay, a freed socket) */
+        struct ins_sock *l = s->held_by;
+        s->held_by = NULL;
+        l->held_conn = NULL;
+        close_fd(&l->held_app_fd);
+        if (!l->dead)
+            listener_interest(c, l);
     }
     while (s->hq_head) {
         struct ins_handq *q = s->hq_head;
@@ -712,7 +726,9 @@ static void connect_done(struct ins_ctx *c, struct ins_sock *s)
 
 static void listener_interest(struct ins_ctx *c, struct ins_sock *s)
 {
-    if (s->held_conn) {
+    /* hand-overs still queued (e.g. the held connection was closed by NetFlow): EPOLLOUT on the
+     * program's queue is what delivers them, so keep watching it */
+    if (s->held_conn || s->hq_head) {
         set_interest(c, s->tcp, &s->ttag, &s->ev_tcp, 0);
         set_interest(c, s->ufd, &s->utag, &s->ev_u, EPOLLOUT);
     } else {
@@ -730,6 +746,7 @@ static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
         return 0;
     close_fd(&l->held_app_fd);
     l->held_conn = NULL;
+    n->held_by = NULL;
     if (r < 0) {
         sock_destroy(c, n);
         return -1;
@@ -797,6 +814,7 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     }
     l->held_app_fd = sp[0];
     l->held_conn = n;
+    n->held_by = l;
     return deliver_held(c, l);
 }
 

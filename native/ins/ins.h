@@ -57,6 +57,9 @@ struct ins_sock {
      * kernel's accept queue; delivered in order as the program accepts) */
     struct ins_handq *hq_head, *hq_tail;
     uint32_t hq_len;
+    /* connection: the listener holding it (accept observation sent, not yet delivered), so
+     * closing it (NetFlow is-open := 0, address block) also clears the listener's reference */
+    struct ins_sock *held_by;
     int dead;
     struct ins_sock *next_free;
 };
