@@ -16,17 +16,60 @@ SYS_NAME=41-netflow-bysock
 . "$(dirname "$0")/../../native/tests/lib-sys.sh"
 sys_need python3 jq
 [ -x "$B/mwnf" ] || sys_fail "mwnf client not built (make -C native)"
-sys_mwcomms
+sys_mwcomms ${MW_BYSOCK_MWCOMMS_ARGS:-}   # e.g. "--isolation netns --ins 2" (root)
 NF=$(sys_status | jq -r .netflow)
 nf() { "$B/mwnf" --connect "$NF" "$@"; }
-# nf_timed MAXMS ARGS...: run an mwnf request, fail when it takes MAXMS or more
+# NetFlow requests on one connection, each timed from send to its response (the time the data
+# plane takes, not a client's start-up): nfreq.py HOST:PORT REQ... with REQ one of
+#   set-rcvtimeo:ID:SEC  get-rcvtimeo:ID  close:ID  block:A.B.C.D  unblock:A.B.C.D
+# prints "REQ errno ms [value]" per request.
+cat > "$T/nfreq.py" <<'PY'
+import socket, struct, sys, time
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.create_connection((host, int(port)), timeout=float(__import__("os").environ.get("NFREQ_TIMEOUT", "5")))
+def call(rid, flags, name, val=b"", ident=b""):
+    global buf
+    t0 = time.monotonic()
+    s.sendall(struct.pack(">HIHH16s20s", 0xd320, rid, flags, name, val.ljust(16, b"\0"), ident.ljust(20, b"\0")))
+    while True:
+        # frames by signature: info records (and snapshots) 116 bytes, responses 26
+        while len(buf) < 2 or len(buf) < {0xd310: 116, 0xd311: 116}.get(struct.unpack(">H", buf[:2])[0], 26):
+            d = s.recv(65536)
+            if not d: sys.exit("server closed the connection")
+            buf += d
+        sig = struct.unpack(">H", buf[:2])[0]
+        if sig in (0xd310, 0xd311):
+            buf = buf[116:]
+            continue
+        sig, got, status, val = struct.unpack(">HII16s", buf[:26]); buf = buf[26:]
+        if sig == 0xd32f and got == rid:
+            return status, (time.monotonic() - t0) * 1000, val
+buf = b""
+call(1000, 1, 0x0002)   # monitor-off: no info records on this connection
+for rid, req in enumerate(sys.argv[2:], 1):
+    kind, _, arg = req.partition(":")
+    if kind in ("set-rcvtimeo", "get-rcvtimeo", "close"):
+        sid, _, sec = arg.partition(":")
+        ident = struct.pack(">q", int(sid))
+        if kind == "close":
+            st, ms, v = call(rid, 3, 0x0101, struct.pack(">I", 0), ident)
+        elif kind == "set-rcvtimeo":
+            st, ms, v = call(rid, 3, 0x010c, struct.pack(">QQ", int(sec), 0), ident)
+        else:
+            st, ms, v = call(rid, 2, 0x010c, b"", ident)
+        out = struct.unpack(">Q", v[:8])[0]
+    else:
+        ident = struct.pack(">I", 4) + socket.inet_aton(arg)
+        st, ms, v = call(rid, 1, 0x1103, struct.pack(">I", 1 if kind == "block" else 0), ident)
+        out = ""
+    print(req, st, "%.2f" % ms, out, flush=True)
+PY
+# nf_timed REQ...: run them, fail on any error or any response slower than 200 ms
 nf_timed() {
-  local max=$1 t0 ms; shift
-  t0=$(date +%s%N)
-  nf "$@" > "$T/nf.out" 2>&1 || { cat "$T/nf.out" >&2; sys_fail "mwnf $* failed"; }
-  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  [ "$ms" -lt "$max" ] || sys_fail "mwnf $* took $ms ms (want < $max)"
-  echo "$ms"
+  python3 "$T/nfreq.py" "$NF" "$@" > "$T/nf.out" 2>&1 || { cat "$T/nf.out" >&2; sys_fail "NetFlow requests $*"; }
+  awk '$2 != 0 { print "errno " $2 " for " $1; bad = 1 } $3 >= 200 { print $1 " took " $3 " ms"; bad = 1 }
+       END { exit bad }' "$T/nf.out" >&2 || { cat "$T/nf.out" >&2; sys_fail "NetFlow requests failed or were slow"; }
+  awk '{ printf "%s%s %s ms", sep, $1, $3; sep = ", " }' "$T/nf.out"
 }
 INS_PID=$(sys_status | jq '.ins[0].pid')
 P=$(sys_free_port)
@@ -107,16 +150,13 @@ for id in $first $second $held; do
 done
 sys_ok "$nacc of $N connections accepted by the INS (program not accepting), queued ($first) and held ($held) ones listed"
 
-ms=$(nf_timed 200 set rcvtimeo 5 --socket "$second")
-v=$(nf get rcvtimeo --socket "$second")
-echo "$v" | grep -q '^5' || sys_fail "rcvtimeo read back '$v'"
-sys_ok "rcvtimeo := 5 s on queued socket $second answered in $ms ms, read back $v"
+r=$(nf_timed "set-rcvtimeo:$second:5" "get-rcvtimeo:$second")
+v=$(awk 'NR == 2 { print $4 }' "$T/nf.out")
+[ "$v" = 5 ] || sys_fail "rcvtimeo read back $v s, want 5"
+sys_ok "queued socket $second: $r (read back $v s)"
 
-ms1=$(nf_timed 200 close "$first")
-ms2=$(nf_timed 200 close "$held")
-ms3=$(nf_timed 200 block 127.0.0.99)
-nf_timed 200 unblock 127.0.0.99 >/dev/null
-sys_ok "close queued $first: $ms1 ms, close held $held: $ms2 ms, address block behind them: $ms3 ms"
+r=$(nf_timed "close:$first" "close:$held" "block:127.0.0.99" "unblock:127.0.0.99")
+sys_ok "queued $first and held $held closed, address block behind them: $r"
 for p in $pfirst $pheld; do
   for _ in $(seq 50); do grep -q "^closed $p " "$T/cli.out" && break; sleep 0.1; done
   grep -q "^closed $p " "$T/cli.out" || sys_fail "client port $p: TCP connection not closed"
@@ -133,6 +173,5 @@ got=$(grep -c '^conn ' "$T/srv.out" || true)
 [ "$got" -ge $((N - 2)) ] || sys_fail "the program accepted only $got of $((N - 2)) remaining connections"
 st=$(sys_status)
 [ "$(echo "$st" | jq '.ins[0].pid')" = "$INS_PID" ] || sys_fail "the INS was restarted: $(echo "$st" | jq -c .ins)"
-ms=$(nf_timed 200 block 127.0.0.98)
-nf unblock 127.0.0.98 >/dev/null
-sys_ok "program accepted $got connections, never the closed held one, the queued one at $r; INS alive (pid $INS_PID); block answered in $ms ms"
+b=$(nf_timed "block:127.0.0.98" "unblock:127.0.0.98")
+sys_ok "program accepted $got connections, never the closed held one, the queued one at $r; INS alive (pid $INS_PID); $b"
