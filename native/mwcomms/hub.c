@@ -248,6 +248,22 @@ static void sock_del(struct hub *h, struct hub_sock *s)
     bury(h, s);
 }
 
+/* Remember an int-valued option of a listener: restored on a new INS and given to replicas. */
+static void sock_record_opt(struct hub_sock *s, const struct hub_opt *o)
+{
+    int i;
+    if (!o->optname)
+        return;
+    for (i = 0; i < s->nopts; i++)
+        if (s->opts[i].level == o->level && s->opts[i].optname == o->optname)
+            break;
+    if (i == 8)
+        return;
+    s->opts[i] = *o;
+    if (i == s->nopts)
+        s->nopts++;
+}
+
 static void sock_set_state(struct hub *h, struct hub_sock *s, uint32_t st)
 {
     struct hub_ins *in = &h->ins[s->ins];
@@ -664,6 +680,9 @@ void hub_client_message(struct hub *h, struct hub_client *cl, void *buf, ssize_t
             f.h.req_id = 0;
             f.h.sockid = s->sockid;
             ins_send(h, &h->ins[s->ins], &f, NULL, 0);
+            for (int i = 0; s->replicas && i < h->nins_want; i++)
+                if ((s->replicas & (1u << i)) && h->ins[i].alive)
+                    ins_send(h, &h->ins[i], &f, NULL, 0);
             trace_record(h, m->h.op, t0, 0);
             return;
         }
@@ -846,6 +865,9 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
         return;
     }
     if (p->kind == PK_NETFLOW) {
+        if (m->h.status == 0 && p->opt.optname && (s = mw_u64map_get(&h->by_id, p->sockid)) &&
+            s->state == MW_SS_LISTENING)
+            sock_record_opt(s, &p->opt);   /* a NetFlow write on a listener: later replicas too */
 #ifdef HUB_HAVE_NF
         if (p->nf_remaining) {
             if (--*p->nf_remaining > 0) {
@@ -912,15 +934,8 @@ static void ins_reply(struct hub *h, struct hub_ins *in, struct mw_ctl_msg *m)
             }
             break;
         case MW_OP_SETSOCKOPT:
-            if (m->h.status == 0 && p->opt.optname && s->nopts < 8) {
-                int i;
-                for (i = 0; i < s->nopts; i++)
-                    if (s->opts[i].level == p->opt.level && s->opts[i].optname == p->opt.optname)
-                        break;
-                s->opts[i] = p->opt;
-                if (i == s->nopts)
-                    s->nopts++;
-            }
+            if (m->h.status == 0)
+                sock_record_opt(s, &p->opt);
             break;
         default:
             break;
@@ -1687,6 +1702,21 @@ static void nf_request(struct hub *h, struct hub_nfreq *q)
         p->nf_client = q->client_id;
         p->nf_req = q->id;
         p->nf_name = q->name;
+        if (wr && s->state == MW_SS_LISTENING) {
+            static const struct { uint16_t name; int32_t level, optname; } map[] = {
+                { MW_NF_FEAT_REUSEADDR, SOL_SOCKET, SO_REUSEADDR }, { MW_NF_FEAT_REUSEPORT, SOL_SOCKET, SO_REUSEPORT },
+                { MW_NF_FEAT_KEEPALIVE, SOL_SOCKET, SO_KEEPALIVE }, { MW_NF_FEAT_DEFER_ACCEPT, IPPROTO_TCP, TCP_DEFER_ACCEPT },
+                { MW_NF_FEAT_NODELAY, IPPROTO_TCP, TCP_NODELAY }, { MW_NF_FEAT_SNDBUF, SOL_SOCKET, SO_SNDBUF },
+                { MW_NF_FEAT_RCVBUF, SOL_SOCKET, SO_RCVBUF }, { MW_NF_FEAT_SNDLOWAT, SOL_SOCKET, SO_SNDLOWAT },
+                { MW_NF_FEAT_RCVLOWAT, SOL_SOCKET, SO_RCVLOWAT },
+            };
+            for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+                if (map[k].name == q->name) {
+                    p->opt.level = map[k].level;
+                    p->opt.optname = map[k].optname;
+                    p->opt.val = (int32_t)mw_nf_val_u32(q->val);
+                }
+        }
         m.h.req_id = p->hub_req;
         if (ins_send(h, &h->ins[s->ins], &m, NULL, 0) < 0) {
             pending_free(h, p);

@@ -120,6 +120,10 @@ ins_rows | awk '{print $1}' | grep -qx "$newid" || sys_fail "respawned INS $newi
 wait_replicas 3 || sys_fail "respawned INS did not get the listener back"
 [ "$(fails 20)" -eq 0 ] || sys_fail "pages failed after respawn"
 sys_ok "ins respawn $victim -> INS $newid, listener back on it, service intact"
+sleep 0.3
+n=$(ss -ltmn "sport = :$P" | grep -c 'rb200000' || true)
+[ "$n" -eq 3 ] || { ss -ltmn "sport = :$P" >&2; sys_fail "rcvbuf written over NetFlow on the listener: $n of 3 replicas after respawn"; }
+sys_ok "the listener's NetFlow-written rcvbuf was recorded: the respawned INS's replica has it too"
 
 # 6. supervisor: a killed INS is replaced and gets the listener again
 pid=$(sys_status | jq --argjson h "$hold_ins" '.ins[] | select(.id != $h) | .pid' | head -1)
