@@ -17,11 +17,7 @@ bench_ingest_main() {
     case "$a" in -h|--help) sed -n '2,9p' "$MW_ROOT/launcher/bench/ingest.sh" | sed 's/^# \{0,1\}//'; return 0 ;; esac
   done
   jar="$MW_ROOT/netflow-ingest/target/netflow-ingest-all.jar"
-  if [ ! -f "$jar" ]; then
-    mw_log "bench ingest: building netflow-ingest (mvn -pl netflow-ingest -am install -DskipTests)"
-    (cd "$MW_ROOT" && mvn -q -B -pl netflow-ingest -am install -DskipTests) >&2 ||
-      mw_die "bench ingest: build failed; run ./mw build"
-  fi
+  mw_ensure_jar netflow-ingest "bench ingest"
   java=$(mw_find_java 17) || mw_die "bench ingest: no Java 17 or newer found"
   local -a args=()
   case " $* " in
