@@ -14,6 +14,11 @@ public final class EventMapper {
     /** INS id of records from an mwcomms that does not say which INS executed the operation. */
     public static final int INS_UNKNOWN = -1;
 
+    /** Socket ids of INS-accepted connections carry the INS id above this bit. */
+    static final int INS_ID_SHIFT = 40;
+    /** Bits 40..63 hold the INS id; larger values (negative ids) are not INS ids. */
+    private static final long MAX_INS_ID = (1L << 23) - 1;
+
     private static final SocketOp[] OPS = SocketOp.values();
 
     private record V4Text(int ip, String text) {}
@@ -30,12 +35,28 @@ public final class EventMapper {
      * @param ingestTsMs  when ingest received it (epoch ms)
      */
     public static SocketEvent toEvent(String host, NetflowInfo info, long ingestTsMs) {
-        return new SocketEvent(host, INS_UNKNOWN, info.id(), op(info.obs()),
+        return new SocketEvent(host, insIdOf(info), info.id(), op(info.obs()),
                 info.sessionStartSec(), info.sessionStartNsec(), info.currSec(), info.currNsec(),
                 info.sockfd(),
                 info.local().af(), addressText(info.local()), info.local().port(),
                 info.remote().af(), addressText(info.remote()), info.remote().port(),
                 info.bytesIn(), info.bytesOut(), info.extra(), ingestTsMs);
+    }
+
+    /**
+     * The INS that carried a record's socket, derived from the socket id. This project's mwcomms
+     * gives connections an INS accepted the id {@code ins_id << 40 | n} (docs/dataplane.md), so
+     * bits 40..63 name the INS; for an accept record the new connection's id is in {@code extra}.
+     * Ids below 2^40 (sockets mwcomms itself allocated, or any id from the original mwcomms) do
+     * not say, and give {@link #INS_UNKNOWN}.
+     */
+    public static int insIdOf(NetflowInfo info) {
+        long id = info.sockfd();
+        if (id >>> INS_ID_SHIFT == 0 && info.obs() == NetflowInfo.OBS_ACCEPT) {
+            id = info.extra();
+        }
+        long ins = id >>> INS_ID_SHIFT;
+        return ins > 0 && ins <= MAX_INS_ID ? (int) ins : INS_UNKNOWN;
     }
 
     /** Kafka key: {@code "<host>/<socket_id>"} so all events of one socket share a partition. */

@@ -12,6 +12,26 @@ import org.junit.jupiter.api.Test;
 class EventMapperTest {
 
     @Test
+    void insIdComesFromTheUpperBitsOfAnInsAcceptedSocketId() {
+        long conn = (3L << 40) | 17;   // connection 17 accepted by INS 3
+        NetflowInfo recv = TestRecords.info(1, NetflowInfo.OBS_RECV, 42, 10, 0);
+        assertEquals(3, EventMapper.insIdOf(with(recv, conn, 0)));
+        assertEquals(3, EventMapper.toEvent("h", with(recv, conn, 0), 0L).getInsId());
+        // an accept record names the listener (an mwcomms id below 2^40) and the new id in extra
+        NetflowInfo accept = TestRecords.info(2, NetflowInfo.OBS_ACCEPT, 5, 0, 0);
+        assertEquals(3, EventMapper.insIdOf(with(accept, 5, conn)));
+        // ids that do not carry an INS: small ids (original mwcomms, mwcomms-allocated) and negative ones
+        assertEquals(EventMapper.INS_UNKNOWN, EventMapper.insIdOf(recv));
+        assertEquals(EventMapper.INS_UNKNOWN, EventMapper.insIdOf(with(recv, -1L, 0)));
+        assertEquals(EventMapper.INS_UNKNOWN, EventMapper.insIdOf(accept));
+    }
+
+    private static NetflowInfo with(NetflowInfo i, long sockfd, long extra) {
+        return new NetflowInfo(i.id(), i.obs(), i.sessionStartSec(), i.sessionStartNsec(), i.currSec(),
+                i.currNsec(), sockfd, i.local(), i.remote(), i.bytesIn(), i.bytesOut(), extra);
+    }
+
+    @Test
     void mapsTheRecvVectorFieldByField() throws Exception {
         NetflowInfo info = (NetflowInfo) NetflowCodec.decode(TestRecords.vector("info-recv-ipv4"));
         SocketEvent ev = EventMapper.toEvent("web1", info, 1234L);
