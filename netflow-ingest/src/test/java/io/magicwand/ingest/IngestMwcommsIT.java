@@ -166,9 +166,12 @@ class IngestMwcommsIT {
                 httpAccepts++;
                 long child = (Long) g.value().get("extra");
                 assertTrue(child != 0, "accept without the new socket id");
+                int ins = (Integer) g.value().get("ins_id");
+                assertTrue(ins >= 1 && ins == (int) (child >>> 40), "accept of " + child + " attributed to INS " + ins);
                 last.put(child, new long[] {0, 0, 0});
                 assertEquals("127.0.0.1", g.value().get("remote_addr").toString());
             } else if (last.containsKey(sock)) {
+                assertEquals((int) (sock >>> 40), g.value().get("ins_id"), "INS of socket " + sock);
                 long[] b = last.get(sock);
                 b[0] = Math.max(b[0], (Long) g.value().get("bytes_in"));
                 b[1] = Math.max(b[1], (Long) g.value().get("bytes_out"));
