@@ -212,3 +212,17 @@ mw_ensure_jar() {
   (cd "$MW_ROOT" && mvn -q -B -pl "$module" -am install -DskipTests) >&2 ||
     mw_die "$name: build of $module failed; run ./mw build to see why"
 }
+
+# mw_already_up NAME OPS_PORT LOG: true when the service is running with its /health up
+# (logged, so `up` twice is a no-op); stops with a one-line error when its pid lives but
+# /health does not answer; false when it is not running.
+mw_already_up() {
+  local name=$1 port=$2 log=$3 pid
+  pid=$(mw_pid "$name")
+  [ -n "$pid" ] || return 1
+  if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
+    mw_log "$name: already running (pid $pid, ops http://127.0.0.1:$port)"
+    return 0
+  fi
+  mw_die "$name: pid $pid is running but http://127.0.0.1:$port/health is not up; run ./mw down, then see $log"
+}

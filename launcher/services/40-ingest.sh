@@ -34,13 +34,7 @@ ingest_start() {
   fi
   mw_ensure_jar netflow-ingest ingest
   java=$(mw_find_java 17) || mw_die "ingest: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
-  if [ -n "$(mw_pid ingest)" ]; then
-    if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-      mw_log "ingest: already running (pid $(mw_pid ingest), ops http://127.0.0.1:$port)"
-      return 0
-    fi
-    mw_die "ingest: pid $(mw_pid ingest) is running but http://127.0.0.1:$port/health is not up; run ./mw down, then see $log"
-  fi
+  mw_already_up ingest "$port" "$log" && return 0
   mw_valid_port "$port" "ingest ops port"
   mw_require_port "ingest ops" 127.0.0.1 "$port" "--ingest-ops-port PORT"
   local args=(--ops-port "$port")

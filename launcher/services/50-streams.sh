@@ -16,13 +16,7 @@ mw_streams_app_start() {
   mw_ensure_jar streams-topology "$name"
   java=$(mw_find_java 17) || mw_die "$name: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
   log="$MW_STATE/log/$name.log"
-  if [ -n "$(mw_pid "$name")" ]; then
-    if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-      mw_log "$name: already running (pid $(mw_pid "$name"), ops http://127.0.0.1:$port)"
-      return 0
-    fi
-    mw_die "$name: pid $(mw_pid "$name") is running but http://127.0.0.1:$port/health is not up; run ./mw down, then see $log"
-  fi
+  mw_already_up "$name" "$port" "$log" && return 0
   mw_valid_port "$port" "$name ops port"
   mw_require_port "$name ops" 127.0.0.1 "$port" "--set ${name}.ops_port=PORT"
   mkdir -p "$MW_STATE/data/$name"

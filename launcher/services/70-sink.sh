@@ -25,13 +25,7 @@ sink_start() {
   jar=$(sink_jar); port=$(sink_port); log=$(sink_log)
   mw_ensure_jar mitigation-sink sink
   java=$(mw_find_java 17) || mw_die "sink: no Java 17 or newer found (install openjdk-17-jdk-headless or set JAVA_HOME)"
-  if [ -n "$(mw_pid sink)" ]; then
-    if curl -fsS -m 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-      mw_log "sink: already running (pid $(mw_pid sink), ops http://127.0.0.1:$port)"
-      return 0
-    fi
-    mw_die "sink: pid $(mw_pid sink) is running but http://127.0.0.1:$port/health is not up; run ./mw down, then see $log"
-  fi
+  mw_already_up sink "$port" "$log" && return 0
   mw_valid_port "$port" "sink ops port"
   mw_require_port "sink ops" 127.0.0.1 "$port" "--sink-ops-port PORT"
   mkdir -p "$MW_STATE/data/sink"
