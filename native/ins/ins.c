@@ -10,11 +10,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -757,40 +757,96 @@ static int deliver_held(struct ins_ctx *c, struct ins_sock *l)
     return 1;
 }
 
+/* ---- ready-made connection pairs ----
+ * An accepted connection needs an AF_UNIX stream pair whose application end carries the socket's
+ * name (what the shim recognises it by) and whose inode the observations report: socketpair, bind
+ * and fstat, three syscalls between the client's SYN and the program's accept. The loop makes
+ * them ahead of time, one at a time while it is idle, and accepting takes one. Both ends stay
+ * blocking: the application's as accept gives it, ours because every call on it passes
+ * MSG_DONTWAIT. */
+static int pair_make(struct ins_ctx *c, struct ins_pair *p)
+{
+    int sp[2], nl, e;
+    struct sockaddr_storage nm;
+    struct stat st;
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        e = -errno;
+        mw_log("socketpair(connection): %m");
+        return e;
+    }
+    p->sockid = new_sockid(c);
+    nl = mw_ctl_name_fill((struct sockaddr *)&nm, c->nonce, p->sockid, 'S');
+    if (bind(sp[0], (struct sockaddr *)&nm, (socklen_t)nl) < 0) {
+        /* unnamed, the shim would take it for a plain AF_UNIX socket: do not hand it out */
+        e = -errno;
+        mw_log("bind(name of %llx): %m", (unsigned long long)p->sockid);
+        close(sp[0]);
+        close(sp[1]);
+        return e;
+    }
+    p->inode = fstat(sp[0], &st) == 0 ? (uint64_t)st.st_ino : 0;
+    p->app = sp[0];
+    p->ours = sp[1];
+    return 0;
+}
+
+/* Add one pair to the pool. 1 added, 0 nothing to do (full, not ready, or failed). */
+static int pool_topup(struct ins_ctx *c)
+{
+    if (!c->ready || c->npool >= INS_POOL_TARGET)
+        return 0;
+    if (pair_make(c, &c->pool[c->npool]) < 0)
+        return 0;
+    c->npool++;
+    return 1;
+}
+
+static int pair_take(struct ins_ctx *c, struct ins_pair *p)
+{
+    if (c->npool) {
+        *p = c->pool[--c->npool];
+        c->pool_hits++;
+        return 0;
+    }
+    c->pool_misses++;
+    return pair_make(c, p);
+}
+
+static void pool_drain(struct ins_ctx *c)
+{
+    while (c->npool) {
+        struct ins_pair *p = &c->pool[--c->npool];
+        close(p->app);
+        close(p->ours);
+    }
+}
+
 /* Accept a TCP connection (or take one handed over) and package it for the application. */
 static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const struct mw_ctl_addr *peer,
                         int handed_over)
 {
-    int sp[2], fl;
-    struct sockaddr_storage nm;
-    struct stat st;
+    struct ins_pair pair;
     struct ins_sock *n;
 
     if (is_blocked(c, peer) || at_limit(c)) {
         close(tcpfd);
         return 0;
     }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
-        mw_log("socketpair(accepted): %m");
+    if (pair_take(c, &pair) < 0) {
         close(tcpfd);
         return -1;
     }
-    fl = 1;
-    ioctl(sp[1], FIONBIO, &fl);   /* only our end: the app's end stays blocking, as accept gives */
-    n = sock_new(c, new_sockid(c), K_CONN, l->domain);
+    n = sock_new(c, pair.sockid, K_CONN, l->domain);
     if (!n) {
-        close(sp[0]);
-        close(sp[1]);
+        close(pair.app);
+        close(pair.ours);
         close(tcpfd);
         return -1;
     }
-    int nl = mw_ctl_name_fill((struct sockaddr *)&nm, c->nonce, n->sockid, 'S');
-    if (bind(sp[0], (struct sockaddr *)&nm, (socklen_t)nl) < 0)
-        mw_log("bind(name of %llx): %m", (unsigned long long)n->sockid);
-    if (fstat(sp[0], &st) == 0)
-        n->inode = st.st_ino;
+    n->inode = pair.inode;
     n->tcp = tcpfd;
-    n->ufd = sp[1];
+    n->ufd = pair.ours;
     n->peer = *peer;
     if (l->local.family && !addr_is_any(&l->local))
         n->local = l->local;     /* bound to one address: that is the local address */
@@ -809,10 +865,10 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     /* Clients usually send right after connecting: move what already arrived into the app's end
      * now, so the application finds the request with the connection (one wake-up less). */
     if (!handed_over && relay_pump(c, n, 1) < 0) {
-        close(sp[0]);
+        close(pair.app);
         return 0;
     }
-    l->held_app_fd = sp[0];
+    l->held_app_fd = pair.app;
     l->held_conn = n;
     n->held_by = l;
     return deliver_held(c, l);
@@ -1369,12 +1425,15 @@ void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
             }
             fds[0] = fds[1] = -1;   /* owned by the ring (or closed) now */
         }
+        pool_drain(c);   /* made under the previous gen/nonce, if any */
         c->gen = m->u.ins_hello.gen;
         c->nonce = m->u.ins_hello.nonce;
         c->obs_interval_ms = m->u.ins_hello.obs_interval_ms;
         c->id = m->u.ins_hello.ins_id;
         c->flags = m->u.ins_hello.flags;
         c->max_sockets = m->u.ins_hello.max_sockets;
+        c->busy_poll_us = m->u.ins_hello.busy_poll_us > 1000 ? 1000 : m->u.ins_hello.busy_poll_us;
+        c->ready = 1;
         return;
     case MW_OP_SOCKET:
         op_socket(c, m, fds, nfds);
@@ -1476,10 +1535,39 @@ static void reap(struct ins_ctx *c)
     }
 }
 
+/* Wait for events. A sleeping INS costs every message that reaches it a wake-up (tens of
+ * microseconds on a virtual machine), and a request crosses the INS three times (connection,
+ * response, close), so after a busy round it first polls for busy_poll_us (like SO_BUSY_POLL).
+ * Between polls it yields: a program that is ready to run on this CPU (often the one the INS is
+ * waiting for) runs first, so polling takes only otherwise idle time. An idle INS sleeps at once.
+ * Idle moments also top up the pool of connection pairs, one pair per poll. */
+#define INS_MAX_EVENTS 256
+static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int was_busy)
+{
+    uint64_t until = 0;
+    int n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
+    if (n != 0 || timeout == 0)
+        return n;
+    if (was_busy && c->busy_poll_us)
+        until = mw_now_ns() + (uint64_t)c->busy_poll_us * 1000u;
+    for (;;) {
+        int made = pool_topup(c);
+        if (!made && (!until || mw_now_ns() >= until))
+            break;
+        if (!made)
+            sched_yield();
+        n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
+        if (n != 0)
+            return n;
+    }
+    return epoll_wait(c->ep, evs, INS_MAX_EVENTS, timeout);
+}
+
 int ins_run(struct ins_ctx *c)
 {
-    struct epoll_event evs[256];
+    struct epoll_event evs[INS_MAX_EVENTS];
     uint64_t batch_since = 0;
+    int was_busy = 0;
     while (!c->quit) {
         /* Observations wait in the batch for at most ~1 ms (or until it is full, or something
          * else goes to mwcomms): mwcomms is woken about once a millisecond under load instead of
@@ -1501,13 +1589,14 @@ int ins_run(struct ins_ctx *c)
         } else {
             batch_since = 0;
         }
-        int n = epoll_wait(c->ep, evs, 256, timeout);
+        int n = ins_wait(c, evs, timeout, was_busy);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             mw_log("epoll_wait: %m");
             return -errno;
         }
+        was_busy = n > 0;
         for (int i = 0; i < n; i++) {
             struct ins_tag *t = evs[i].data.ptr;
             uint32_t ev = evs[i].events;
@@ -1556,6 +1645,7 @@ void ins_fini(struct ins_ctx *c)
             i++;
     }
     reap(c);
+    pool_drain(c);
     flush_batch(c);
     free(c->batch);
     c->batch = NULL;

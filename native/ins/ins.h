@@ -66,10 +66,19 @@ struct ins_sock {
 
 struct ins_outq { struct ins_outq *next; size_t len; char data[]; };
 
+/* A ready-made connection pair: the application's end already named (and its inode known). */
+struct ins_pair { int app, ours; uint64_t sockid, inode; };
+#define INS_POOL_TARGET 16
+
 struct ins_ctx {
     int ctl;                 /* SEQPACKET to mwcomms */
     int ep;
     uint32_t id, gen, nonce, obs_interval_ms;
+    int ready;               /* the hello arrived: gen and nonce are known */
+    uint32_t busy_poll_us;   /* poll this long after activity before sleeping (0 = never) */
+    struct ins_pair pool[INS_POOL_TARGET];
+    int npool;
+    uint64_t pool_hits, pool_misses;
     uint64_t next_seq;
     struct mw_u64map socks;
     struct ins_tag ctltag;

@@ -108,6 +108,7 @@ struct hub {
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
     int ins_nice;
+    uint32_t ins_busy_poll_us;
     uint32_t nonce;
     int ep, lfd, sigfd, nfq_efd;
     struct hub_tag ltag, sigtag, nfqtag;
@@ -138,6 +139,7 @@ struct hub_config {
     const char *front_addr4, *front_addr6;
     uint32_t obs_interval_ms;
     int ins_nice;             /* scheduling priority of the INS processes (default -5) */
+    uint32_t ins_busy_poll_us; /* INS busy-poll window after activity (default 200, 0 = off) */
     int ins_max;              /* most INS instances (spawn, autoscale); default max(nins, HUB_MAX_INS) */
     uint32_t scale_out_conns; /* autoscale threshold, connections per INS (0 = no autoscale) */
 };

@@ -29,6 +29,8 @@ static void usage(FILE *f)
         "  --obs-interval-ms N   coalesce recv/send observations per socket (default 0: every op)\n"
         "  --ins-path PATH       the ins binary (default: next to mwcomms)\n"
         "  --ins-nice N          scheduling priority of the INS processes (default -5, root only)\n"
+        "  --ins-busy-poll-us N  after activity an INS polls this long before it sleeps: lower latency\n"
+        "                        for idle CPU time (default 200, 0 = never, at most 1000)\n"
         "  -v                    verbose\n");
 }
 
@@ -43,6 +45,7 @@ int main(int argc, char **argv)
     cfg.nins = 1;
     cfg.netflow = "127.0.0.1:2055";
     cfg.ins_nice = -5;
+    cfg.ins_busy_poll_us = 200;
     mw_log_prog = "mwcomms";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -84,6 +87,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--obs-interval-ms")) { NEEDV(); cfg.obs_interval_ms = (uint32_t)strtoul(v, NULL, 10); }
         else if (!strcmp(a, "--ins-path")) { NEEDV(); cfg.ins_path = v; }
         else if (!strcmp(a, "--ins-nice")) { NEEDV(); cfg.ins_nice = atoi(v); }
+        else if (!strcmp(a, "--ins-busy-poll-us")) {
+            NEEDV();
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || !*v || n < 0 || n > 1000) {
+                fprintf(stderr, "mwcomms: --ins-busy-poll-us must be 0..1000, got '%s'\n", v);
+                return 2;
+            }
+            cfg.ins_busy_poll_us = (uint32_t)n;
+        }
         else if (!strcmp(a, "-v")) mw_log_verbose = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else { fprintf(stderr, "mwcomms: unknown option '%s'\n", a); usage(stderr); return 2; }
