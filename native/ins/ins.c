@@ -438,9 +438,13 @@ static void relay_interest(struct ins_ctx *c, struct ins_sock *s)
 static int relay_write(struct ins_sock *s, int d, const char *buf, size_t len)
 {
     int dst = d == 0 ? s->tcp : s->ufd;
+    /* The application closed its end: this is its last data and close() follows at once.
+     * MSG_MORE keeps the tail segment back so the FIN rides on it, one segment where the
+     * program's own close would have sent one (a server that corks its response and closes). */
+    int more = d == 0 && s->u_hup ? MSG_MORE : 0;
     ssize_t w;
     do {
-        w = send(dst, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        w = send(dst, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
     } while (w < 0 && errno == EINTR);
     if (w < 0) {
         if (errno != EAGAIN)
