@@ -583,6 +583,46 @@ static void drop_pend(struct ins_sock *s, int d)
     s->pend[d].off = 0;
 }
 
+/* Response coalescing. A server typically writes a response in pieces (headers, then the body
+ * with sendfile) and, without keep-alive, closes right after; with TCP_CORK its kernel sends all
+ * of it with the FIN in one segment. The INS, quicker than that sequence, would send each piece
+ * at once and the FIN after them: more segments and more wake-ups of the client. So when the
+ * INS is lightly loaded, data from the application waits up to coalesce_us for the rest (the
+ * level-triggered event comes back on every poll); a close ends the wait, and the data and FIN
+ * leave together (MSG_MORE, relay_write). Whether waiting pays is learned: a wait that ends in a
+ * close scores +1, one that times out -1; below -8 the INS stops waiting (a server that keeps
+ * connections open, or writes everything at once, gets no delay) and tries again only on every
+ * 64th response, to notice when the traffic changes. 1 = wait (leave the data), 0 = go on. */
+static int coalesce_wait(struct ins_ctx *c, struct ins_sock *s, uint32_t ev)
+{
+    uint64_t now;
+    if (!s->coalesce_until) {
+        if (!c->coalesce_ns || !(ev & EPOLLIN) || (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ||
+            c->round_events > 2 || s->pend[0].len || s->eof[0])
+            return 0;
+        if (c->coal_score < -8 && (++c->coal_probe & 63))
+            return 0;
+        s->coalesce_until = mw_now_ns() + c->coalesce_ns;
+        return 1;
+    }
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        if (c->coal_score < 16)
+            c->coal_score++;
+        c->coal_hits++;
+        s->coalesce_until = 0;
+        return 0;
+    }
+    now = mw_now_ns();
+    if (now < s->coalesce_until)
+        return 1;
+    if (c->coal_score > -16 && --c->coal_score == -9)
+        mw_dbg("response coalescing paused: waits stopped paying (%llu ended in a close, %llu timed out)",
+               (unsigned long long)c->coal_hits, (unsigned long long)c->coal_misses + 1);
+    c->coal_misses++;
+    s->coalesce_until = 0;
+    return 0;
+}
+
 static void conn_event(struct ins_ctx *c, struct ins_sock *s, int which, uint32_t ev)
 {
     int r;
@@ -611,7 +651,7 @@ static void conn_event(struct ins_ctx *c, struct ins_sock *s, int which, uint32_
         }
         if (ev & (EPOLLHUP | EPOLLERR))
             s->u_hup = 1;   /* every copy of the app end is closed (or it shut both ways) */
-        if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        if ((ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !coalesce_wait(c, s, ev))
             if (relay_pump_all(c, s, 0, s->u_hup ? 64 : 4) < 0)
                 return;
     } else {
@@ -1437,6 +1477,7 @@ void ins_handle(struct ins_ctx *c, struct mw_ctl_msg *m, int *fds, int nfds)
         c->flags = m->u.ins_hello.flags;
         c->max_sockets = m->u.ins_hello.max_sockets;
         c->busy_poll_us = m->u.ins_hello.busy_poll_us > 1000 ? 1000 : m->u.ins_hello.busy_poll_us;
+        c->coalesce_ns = (uint64_t)(m->u.ins_hello.coalesce_us > 1000 ? 1000 : m->u.ins_hello.coalesce_us) * 1000u;
         c->ready = 1;
         return;
     case MW_OP_SOCKET:
@@ -1555,14 +1596,20 @@ static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int
     if (was_busy && c->busy_poll_us)
         until = mw_now_ns() + (uint64_t)c->busy_poll_us * 1000u;
     for (;;) {
-        int made = pool_topup(c);
-        if (!made && (!until || mw_now_ns() >= until))
+        int want_pool = c->ready && c->npool < INS_POOL_TARGET;
+        if (!want_pool && (!until || mw_now_ns() >= until))
             break;
-        if (!made)
-            sched_yield();
+        /* first let whoever is ready on this CPU run (often the program we just woke), then
+         * look for events, and only then spend an idle moment on a new pair */
+        sched_yield();
         n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
         if (n != 0)
             return n;
+        if (want_pool && pool_topup(c)) {
+            n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
+            if (n != 0)
+                return n;
+        }
     }
     return epoll_wait(c->ep, evs, INS_MAX_EVENTS, timeout);
 }
@@ -1601,6 +1648,7 @@ int ins_run(struct ins_ctx *c)
             return -errno;
         }
         was_busy = n > 0;
+        c->round_events = n;
         for (int i = 0; i < n; i++) {
             struct ins_tag *t = evs[i].data.ptr;
             uint32_t ev = evs[i].events;
@@ -1650,6 +1698,9 @@ void ins_fini(struct ins_ctx *c)
     }
     reap(c);
     pool_drain(c);
+    mw_log("connection pairs ready-made %llu, made on the spot %llu; response waits ended in a close "
+           "%llu, timed out %llu", (unsigned long long)c->pool_hits, (unsigned long long)c->pool_misses,
+           (unsigned long long)c->coal_hits, (unsigned long long)c->coal_misses);
     flush_batch(c);
     free(c->batch);
     c->batch = NULL;

@@ -61,6 +61,7 @@ struct ins_sock {
      * closing it (NetFlow is-open := 0, address block) also clears the listener's reference */
     struct ins_sock *held_by;
     int dead;
+    uint64_t coalesce_until; /* data from the app waits for the rest until then (0 = not waiting) */
     struct ins_sock *next_free;
 };
 
@@ -79,6 +80,11 @@ struct ins_ctx {
     struct ins_pair pool[INS_POOL_TARGET];
     int npool;
     uint64_t pool_hits, pool_misses;
+    uint64_t coalesce_ns;    /* response coalescing window (0 = off), see coalesce_wait() */
+    int coal_score;          /* > -8: waiting has been paying off */
+    uint32_t coal_probe;
+    uint64_t coal_hits, coal_misses;
+    int round_events;        /* events in the current epoll round (a load measure) */
     uint64_t next_seq;
     struct mw_u64map socks;
     struct ins_tag ctltag;

@@ -1153,6 +1153,7 @@ static int ins_spawn(struct hub *h, struct hub_ins *in)
     m.u.ins_hello.flags = !h->isolation_netns && h->ins_max > 1 ? MW_INS_F_REUSEPORT : 0;
     m.u.ins_hello.max_sockets = in->max_sockets;
     m.u.ins_hello.busy_poll_us = h->ins_busy_poll_us;
+    m.u.ins_hello.coalesce_us = h->ins_coalesce_us;
     {
         int r = mw_ring_create(&in->ring, sizeof(struct mw_ctl_obs_rec), 8192);
         if (r < 0) {
@@ -1838,8 +1839,8 @@ int hub_status_json(struct hub *h, char *buf, size_t cap)
             in->netns, in->ins_ip);
         firstins = 0;
     }
-    OUT("],\"ins_max\":%d,\"autoscale_conns_per_ins\":%u,\"ins_busy_poll_us\":%u", h->ins_max,
-        h->scale_out_conns, h->ins_busy_poll_us);
+    OUT("],\"ins_max\":%d,\"autoscale_conns_per_ins\":%u,\"ins_busy_poll_us\":%u,\"ins_coalesce_us\":%u",
+        h->ins_max, h->scale_out_conns, h->ins_busy_poll_us, h->ins_coalesce_us);
     OUT(",\"listeners\":[");
     int first = 1;
     for (size_t i = 0; i < h->by_id.cap && n < cap - 256; i++) {
@@ -1916,6 +1917,7 @@ int hub_init(struct hub *h, const struct hub_config *cfg)
     h->obs_interval_ms = cfg->obs_interval_ms;
     h->ins_nice = cfg->ins_nice;
     h->ins_busy_poll_us = cfg->ins_busy_poll_us;
+    h->ins_coalesce_us = cfg->ins_coalesce_us;
     h->next_gen = 1;
     h->lfd = h->sigfd = h->nfq_efd = h->tfd = -1;
     pthread_mutex_init(&h->nfq_lock, NULL);

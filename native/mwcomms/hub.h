@@ -109,6 +109,7 @@ struct hub {
     uint32_t obs_interval_ms;
     int ins_nice;
     uint32_t ins_busy_poll_us;
+    uint32_t ins_coalesce_us;
     uint32_t nonce;
     int ep, lfd, sigfd, nfq_efd;
     struct hub_tag ltag, sigtag, nfqtag;
@@ -140,6 +141,7 @@ struct hub_config {
     uint32_t obs_interval_ms;
     int ins_nice;             /* scheduling priority of the INS processes (default -5) */
     uint32_t ins_busy_poll_us; /* INS busy-poll window after activity (default 200, 0 = off) */
+    uint32_t ins_coalesce_us;  /* INS response coalescing window (default 20, 0 = off) */
     int ins_max;              /* most INS instances (spawn, autoscale); default max(nins, HUB_MAX_INS) */
     uint32_t scale_out_conns; /* autoscale threshold, connections per INS (0 = no autoscale) */
 };

@@ -31,6 +31,9 @@ static void usage(FILE *f)
         "  --ins-nice N          scheduling priority of the INS processes (default -5, root only)\n"
         "  --ins-busy-poll-us N  after activity an INS polls this long before it sleeps: lower latency\n"
         "                        for idle CPU time (default 200, 0 = never, at most 1000)\n"
+        "  --ins-coalesce-us N   lightly loaded, an INS holds a response up to N us for the rest and\n"
+        "                        the close, to send them in one segment; learns when it does not pay\n"
+        "                        (default 20, 0 = never, at most 1000)\n"
         "  -v                    verbose\n");
 }
 
@@ -46,6 +49,7 @@ int main(int argc, char **argv)
     cfg.netflow = "127.0.0.1:2055";
     cfg.ins_nice = -5;
     cfg.ins_busy_poll_us = 200;
+    cfg.ins_coalesce_us = 20;
     mw_log_prog = "mwcomms";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -87,15 +91,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--obs-interval-ms")) { NEEDV(); cfg.obs_interval_ms = (uint32_t)strtoul(v, NULL, 10); }
         else if (!strcmp(a, "--ins-path")) { NEEDV(); cfg.ins_path = v; }
         else if (!strcmp(a, "--ins-nice")) { NEEDV(); cfg.ins_nice = atoi(v); }
-        else if (!strcmp(a, "--ins-busy-poll-us")) {
+        else if (!strcmp(a, "--ins-busy-poll-us") || !strcmp(a, "--ins-coalesce-us")) {
             NEEDV();
             char *end;
             long n = strtol(v, &end, 10);
             if (*end || !*v || n < 0 || n > 1000) {
-                fprintf(stderr, "mwcomms: --ins-busy-poll-us must be 0..1000, got '%s'\n", v);
+                fprintf(stderr, "mwcomms: %s must be 0..1000 (microseconds), got '%s'\n", a, v);
                 return 2;
             }
-            cfg.ins_busy_poll_us = (uint32_t)n;
+            if (!strcmp(a, "--ins-busy-poll-us")) cfg.ins_busy_poll_us = (uint32_t)n;
+            else cfg.ins_coalesce_us = (uint32_t)n;
         }
         else if (!strcmp(a, "-v")) mw_log_verbose = 1;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }

@@ -116,7 +116,7 @@ struct mw_ctl_ins_hello {
     uint32_t flags;                  /* MW_INS_F_* */
     uint32_t max_sockets;            /* open sockets the INS accepts before refusing (0 = no limit) */
     uint32_t busy_poll_us;           /* poll this long after activity before sleeping (0 = never) */
-    uint32_t pad;
+    uint32_t coalesce_us;            /* response coalescing window when lightly loaded (0 = off) */
 };
 /* ins_hello.flags */
 #define MW_INS_F_REUSEPORT 1u  /* isolation off, several INS: bind with SO_REUSEPORT so every INS can
