@@ -603,6 +603,7 @@ static int coalesce_wait(struct ins_ctx *c, struct ins_sock *s, uint32_t ev)
         if (c->coal_score < -8 && (++c->coal_probe & 63))
             return 0;
         s->coalesce_until = mw_now_ns() + c->coalesce_ns;
+        c->coal_waiting = 1;
         return 1;
     }
     if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -613,8 +614,10 @@ static int coalesce_wait(struct ins_ctx *c, struct ins_sock *s, uint32_t ev)
         return 0;
     }
     now = mw_now_ns();
-    if (now < s->coalesce_until)
+    if (now < s->coalesce_until) {
+        c->coal_waiting = 1;
         return 1;
+    }
     if (c->coal_score > -16 && --c->coal_score == -9)
         mw_dbg("response coalescing paused: waits stopped paying (%llu ended in a close, %llu timed out)",
                (unsigned long long)c->coal_hits, (unsigned long long)c->coal_misses + 1);
@@ -1683,6 +1686,12 @@ int ins_run(struct ins_ctx *c)
         if (c->batch->b.count >= MW_CTL_OBS_BATCH / 2)
             flush_batch(c);
         reap(c);
+        /* A response is waiting for the rest of itself, and the level-triggered event makes the
+         * next poll return at once: let the program that is writing it have this CPU first. */
+        if (c->coal_waiting) {
+            c->coal_waiting = 0;
+            sched_yield();
+        }
     }
     return 0;
 }

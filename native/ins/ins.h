@@ -84,6 +84,7 @@ struct ins_ctx {
     int coal_score;          /* > -8: waiting has been paying off */
     uint32_t coal_probe;
     uint64_t coal_hits, coal_misses;
+    int coal_waiting;        /* a response waited in this round: yield before polling again */
     int round_events;        /* events in the current epoll round (a load measure) */
     uint64_t next_seq;
     struct mw_u64map socks;
