@@ -6,8 +6,9 @@
 # in alternating rounds (native, INS, native, INS, ...) so drift hits both sides alike; prints
 # every round, then the medians and the median of the per-round differences/ratios.
 # Options (env): MW_BENCH_ROUNDS (default 5), MW_BENCH_AB_N requests per round (2000),
-# MW_BENCH_WRK_SECS per round (5), MW_BENCH_WRK_CONNS (50), MW_BENCH_BUSY_POLL_US (the INS
-# busy-poll window, mwcomms default when unset).
+# MW_BENCH_WRK_SECS per round (5), MW_BENCH_WRK_CONNS (50), MW_BENCH_BUSY_POLL_US and
+# MW_BENCH_COALESCE_US (the INS busy-poll and response-coalescing windows; mwcomms defaults
+# when unset, 0 turns each off).
 # Works when run directly (bash launcher/bench/http.sh) or sourced by ./mw bench.
 set -euo pipefail
 MW_ROOT=${MW_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -16,7 +17,7 @@ declare -F mw_conf_get >/dev/null 2>&1 || . "$MW_ROOT/launcher/lib.sh"
 bench_http_main() {
   local a
   for a in "$@"; do
-    case "$a" in -h|--help) sed -n '2,12p' "$MW_ROOT/launcher/bench/http.sh" | sed 's/^# \{0,1\}//'; return 0 ;; esac
+    case "$a" in -h|--help) sed -n '2,13p' "$MW_ROOT/launcher/bench/http.sh" | sed 's/^# \{0,1\}//'; return 0 ;; esac
   done
   local B="$MW_ROOT/native/build" T P1 P2 mwc="" n secs conns rounds bp_args=()
   n=${MW_BENCH_AB_N:-2000}; secs=${MW_BENCH_WRK_SECS:-5}; conns=${MW_BENCH_WRK_CONNS:-50}
@@ -24,7 +25,8 @@ bench_http_main() {
   for a in "$n" "$secs" "$conns" "$rounds"; do
     [[ "$a" =~ ^[1-9][0-9]*$ ]] || mw_die "bench http: MW_BENCH_* values must be positive integers, got '$a'"
   done
-  [ -n "${MW_BENCH_BUSY_POLL_US:-}" ] && bp_args=(--ins-busy-poll-us "$MW_BENCH_BUSY_POLL_US")
+  [ -n "${MW_BENCH_BUSY_POLL_US:-}" ] && bp_args+=(--ins-busy-poll-us "$MW_BENCH_BUSY_POLL_US")
+  [ -n "${MW_BENCH_COALESCE_US:-}" ] && bp_args+=(--ins-coalesce-us "$MW_BENCH_COALESCE_US")
   for c in nginx ab wrk curl python3; do command -v "$c" >/dev/null || mw_die "bench http: $c not installed"; done
   [ -x "$B/mwcomms" ] && [ -f "$B/libmwshim.so" ] || make -s -C "$MW_ROOT/native" -j2 >&2 || mw_die "bench http: native build failed"
   T=$(mktemp -d /tmp/mw-bench-http.XXXXXX); chmod 755 "$T"
@@ -67,7 +69,7 @@ CONF
     mw_die "bench http: the INS side's listener is not carried by the INS"
   mw_log "bench http: nginx native on :$P1, through the INS on :$P2 (same config); warming up"
   ab -q -n 500 -c 1 "http://127.0.0.1:$P1/" >/dev/null 2>&1; ab -q -n 500 -c 1 "http://127.0.0.1:$P2/" >/dev/null 2>&1
-  local bp; bp=$("$B/mwctl" --rendezvous "$T/mw.sock" status | jq -r '.ins_busy_poll_us')
+  local bp; bp=$("$B/mwctl" --rendezvous "$T/mw.sock" status | jq -r '"busy-poll \(.ins_busy_poll_us) us, coalescing \(.ins_coalesce_us) us"')
   local round side port
   : > "$T/ab.rounds"; : > "$T/wrk.rounds"
   for round in $(seq "$rounds"); do
@@ -102,7 +104,7 @@ wrk = [list(map(float, l.split()[1:])) for l in open(sys.argv[2]) if l.strip()]
 size, n, secs, conns, rounds, bp = sys.argv[3:9]
 med = lambda xs: st.median(list(xs))
 print(f"\nnginx small page ({size} bytes), loopback, {rounds} alternating rounds: ab -n {n} -c1, "
-      f"wrk {secs}s -c{conns} (INS busy-poll {bp} us)")
+      f"wrk {secs}s -c{conns} (INS {bp})")
 print(f"{'metric (median of rounds)':30} {'native':>10} {'through INS':>12} {'ratio':>8}")
 def row(name, a, b):
     print(f"{name:30} {a:>10.0f} {b:>12.0f} {b / a if a else float('nan'):>8.2f}")

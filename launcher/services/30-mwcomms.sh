@@ -2,8 +2,10 @@
 #
 # Config (mw.conf): isolation (netns|off), ins.count, ins.max (most INS: NetFlow spawn and
 # autoscale, default 32), ins.autoscale.conns (connections per INS that start one more; 0 = no
-# autoscale), netflow.address (HOST:PORT), mwcomms.socket (rendezvous path). Binaries: native/build/{mwcomms,ins,mwctl,libmwshim.so},
-# built on demand.
+# autoscale), ins.busy_poll_us (INS polling window after activity, default 200; 0 = off),
+# ins.coalesce_us (INS response coalescing window, default 20; 0 = off), netflow.address
+# (HOST:PORT), mwcomms.socket (rendezvous path). Binaries: native/build/{mwcomms,ins,mwctl,
+# libmwshim.so}, built on demand.
 
 mwcomms_bin() { echo "$MW_ROOT/native/build/$1"; }
 mwcomms_log() { echo "$MW_STATE/log/mwcomms.log"; }
@@ -21,11 +23,13 @@ mwcomms_build() {
 }
 
 mwcomms_start() {
-  local iso nins nmax scale nf sock pid
+  local iso nins nmax scale nf sock pid bpoll coal
   iso=$(mw_conf_get isolation off)
   nins=$(mw_conf_get ins.count 1)
   nmax=$(mw_conf_get ins.max 32)
   scale=$(mw_conf_get ins.autoscale.conns 0)
+  bpoll=$(mw_conf_get ins.busy_poll_us 200)
+  coal=$(mw_conf_get ins.coalesce_us 20)
   nf=$(mw_conf_get netflow.address 127.0.0.1:2055)
   sock=$(mwcomms_sock)
   if [ -n "$(mw_pid mwcomms)" ]; then
@@ -39,9 +43,11 @@ mwcomms_start() {
   mwcomms_build
   mkdir -p "$(dirname "$sock")"
   case "$nmax$scale" in *[!0-9]*) mw_die "mwcomms: ins.max ($nmax) and ins.autoscale.conns ($scale) must be numbers" ;; esac
+  case "$bpoll$coal" in *[!0-9]*) mw_die "mwcomms: ins.busy_poll_us ($bpoll) and ins.coalesce_us ($coal) must be numbers of microseconds (0..1000)" ;; esac
   mw_log "mwcomms: starting (isolation $iso, $nins INS (at most $nmax), autoscale ${scale} conns/INS, NetFlow $nf, rendezvous $sock)"
   mw_start mwcomms "$(mwcomms_log)" "$(mwcomms_bin mwcomms)" --rendezvous "$sock" --ins "$nins" \
-    --ins-max "$nmax" --autoscale-conns "$scale" --isolation "$iso" --netflow "$nf"
+    --ins-max "$nmax" --autoscale-conns "$scale" --isolation "$iso" --netflow "$nf" \
+    --ins-busy-poll-us "$bpoll" --ins-coalesce-us "$coal"
   if ! "$(mwcomms_bin mwctl)" --rendezvous "$sock" wait 15 >/dev/null 2>&1 || [ -z "$(mw_pid mwcomms)" ]; then
     tail -n 5 "$(mwcomms_log)" >&2 2>/dev/null || true
     mw_stop mwcomms 5
