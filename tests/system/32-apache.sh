@@ -48,7 +48,11 @@ CONF
     if [ "$mpm" = prefork ]; then
       printf 'StartServers 24\nMinSpareServers 24\nMaxSpareServers 32\nMaxRequestWorkers 32\nServerLimit 32\n'
     else
+      # spare threads within MaxRequestWorkers: with the defaults (75/250 spare threads for 32
+      # workers) a fresh event MPM churns its children for its first seconds and closes
+      # keep-alive connections under wrk -- read errors natively too, in 1 of 8 fresh starts
       printf 'StartServers 2\nThreadsPerChild 16\nMaxRequestWorkers 32\nServerLimit 4\n'
+      printf 'MinSpareThreads 8\nMaxSpareThreads 32\n'
     fi
     [ "$(id -u)" = 0 ] && printf 'User nobody\nGroup nogroup\n'
   } > "$dir/httpd.conf"
