@@ -299,7 +299,10 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
     if (s->obs_dirty)
         emit(c, s, s->obs_dirty, 0, 0, NULL);
     s->state = MW_SS_CLOSED;
-    emit(c, s, 7, 0, 0, NULL);
+    /* extra of a close: the errno of an abort by the INS (ETIMEDOUT: sndtimeo/rcvtimeo), else 0 */
+    emit(c, s, 7, s->close_err, (uint64_t)s->close_err, NULL);
+    if (s->rcvtimeo_ns || s->sndtimeo_ns)
+        c->ntimed--;
     /* An epoll registration lives as long as the open file, not the descriptor. A connection's
      * files are ours alone, so close() removes them; a listener's seqpacket end is also held by
      * mwcomms (to restore it after an INS restart), so it must be removed explicitly. */
@@ -309,6 +312,11 @@ static void sock_destroy(struct ins_ctx *c, struct ins_sock *s)
         unwatch(c, s->tcp, &s->ev_tcp);
         unwatch(c, s->ufd, &s->ev_u);
     }
+    /* Data held back by MSG_MORE leaves with the FIN on shutdown. A bare close() would instead
+     * reset the connection and drop it when the peer sent something nobody read (a request
+     * racing the server's close). An abort (close_err) resets on purpose. */
+    if (s->corked && !s->close_err && s->tcp >= 0)
+        shutdown(s->tcp, SHUT_WR);
     close_fd(&s->tcp);
     close_fd(&s->ufd);
     close_fd(&s->filler_fd);
@@ -443,6 +451,7 @@ static int relay_write(struct ins_sock *s, int d, const char *buf, size_t len)
      * program's own close would have sent one (a server that corks its response and closes). */
     int more = d == 0 && s->u_hup ? MSG_MORE : 0;
     ssize_t w;
+    s->corked |= more != 0;
     do {
         w = send(dst, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT | more);
     } while (w < 0 && errno == EINTR);
@@ -451,6 +460,8 @@ static int relay_write(struct ins_sock *s, int d, const char *buf, size_t len)
             return -errno;
         w = 0;
     }
+    if (d == 0 && s->sndtimeo_ns && (w > 0 || !s->pend[0].len))
+        s->last_tx_ns = mw_now_ns();   /* progress, or the start of a wait */
     if ((size_t)w < len) {
         size_t rest = len - (size_t)w;
         char *p = malloc(rest);
@@ -479,6 +490,8 @@ static int relay_flush(struct ins_sock *s, int d)
         }
         p->off += (size_t)w;
         p->len -= (size_t)w;
+        if (d == 0 && s->sndtimeo_ns && w > 0)
+            s->last_tx_ns = mw_now_ns();
     }
     free(p->buf);
     p->buf = NULL;
@@ -541,6 +554,8 @@ static int relay_pump(struct ins_ctx *c, struct ins_sock *s, int d)
     if (d == 1 && s->u_hup)
         return 1;   /* nobody left to read it; closing will reset the peer like the kernel would */
     s->short_read = (size_t)n < c->scratch_len;
+    if (d == 1 && s->rcvtimeo_ns)
+        s->last_rx_ns = mw_now_ns();
     r = relay_write(s, d, c->scratch, (size_t)n);
     if (d == 0)
         s->bytes_out += (uint64_t)n;
@@ -694,6 +709,8 @@ static void start_relay(struct ins_ctx *c, struct ins_sock *s)
 {
     s->kind = K_CONN;
     s->state = MW_SS_CONNECTED;
+    if (s->rcvtimeo_ns || s->sndtimeo_ns)
+        s->last_rx_ns = s->last_tx_ns = mw_now_ns();   /* timeouts count from here */
     c->nconn++;
     relay_interest(c, s);
 }
@@ -767,6 +784,75 @@ static void connect_done(struct ins_ctx *c, struct ins_sock *s)
         shutdown(s->ufd, SHUT_WR);
         relay_interest(c, s);
     }
+}
+
+/* ---- sndtimeo / rcvtimeo ----
+ * The program's reads and writes are on its AF_UNIX end, so a timeout set on the real TCP socket
+ * (NetFlow sndtimeo/rcvtimeo, e.g. the detector tightening a slow connection) would never fire:
+ * the INS, whose TCP sockets are non-blocking, enforces them itself. A connection whose peer sent
+ * nothing for rcvtimeo while the INS was waiting for it (the program was not behind), or whose
+ * data could not move towards the peer for sndtimeo, is aborted (RST, as a server does when its
+ * blocking call times out and it gives up); its close observation carries ETIMEDOUT. Checked
+ * every TIMEO_SCAN_MS, only while some socket has a timeout. 0 clears. */
+#define TIMEO_SCAN_MS 50
+
+static void timeo_set(struct ins_ctx *c, struct ins_sock *s, int rcv, uint64_t ns)
+{
+    int had = s->rcvtimeo_ns || s->sndtimeo_ns;
+    uint64_t now = mw_now_ns();
+    if (rcv) {
+        s->rcvtimeo_ns = ns;
+        s->last_rx_ns = now;
+    } else {
+        s->sndtimeo_ns = ns;
+        s->last_tx_ns = now;
+    }
+    int has = s->rcvtimeo_ns || s->sndtimeo_ns;
+    c->ntimed += (uint32_t)has - (uint32_t)had;
+    if (has && !had && !c->next_timeo_scan)
+        c->next_timeo_scan = now + TIMEO_SCAN_MS * 1000000ull;
+}
+
+static void timeo_scan(struct ins_ctx *c, uint64_t now)
+{
+    struct ins_sock *expired[256];
+    int n = 0;
+    for (size_t i = 0; i < c->socks.cap && n < (int)(sizeof(expired) / sizeof(expired[0])); i++) {
+        struct ins_sock *s = c->socks.keys[i] ? c->socks.vals[i] : NULL;
+        if (!s || s->dead || s->kind != K_CONN || s->state != MW_SS_CONNECTED)
+            continue;
+        if (s->held_by) {
+            /* not handed to the program yet: the INS is not reading it */
+            s->last_rx_ns = s->last_tx_ns = now;
+            continue;
+        }
+        if (s->rcvtimeo_ns) {
+            if (s->eof[1] || s->pend[1].len)
+                s->last_rx_ns = now;   /* not waiting for the peer */
+            else if (now - s->last_rx_ns >= s->rcvtimeo_ns) {
+                expired[n++] = s;
+                continue;
+            }
+        }
+        if (s->sndtimeo_ns) {
+            if (!s->pend[0].len)
+                s->last_tx_ns = now;   /* nothing waiting to go */
+            else if (now - s->last_tx_ns >= s->sndtimeo_ns)
+                expired[n++] = s;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct ins_sock *s = expired[i];
+        struct linger lg = { 1, 0 };
+        if (c->timeouts++ % 1000 == 0)
+            mw_log("connection %llx: %s expired, aborting it (%llu so far)", (unsigned long long)s->sockid,
+                   s->pend[0].len && s->sndtimeo_ns ? "sndtimeo" : "rcvtimeo", (unsigned long long)c->timeouts);
+        if (setsockopt(s->tcp, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
+            mw_dbg("setsockopt(SO_LINGER, %llx): %m", (unsigned long long)s->sockid);
+        s->close_err = ETIMEDOUT;
+        sock_destroy(c, s);
+    }
+    c->next_timeo_scan = c->ntimed ? now + TIMEO_SCAN_MS * 1000000ull : 0;
 }
 
 /* ---- listeners ---- */
@@ -894,6 +980,9 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     n->inode = pair.inode;
     n->tcp = tcpfd;
     n->ufd = pair.ours;
+    /* like the kernel's accept, a connection inherits its listener's timeouts */
+    timeo_set(c, n, 0, l->sndtimeo_ns);
+    timeo_set(c, n, 1, l->rcvtimeo_ns);
     n->peer = *peer;
     if (l->local.family && !addr_is_any(&l->local))
         n->local = l->local;     /* bound to one address: that is the local address */
@@ -1332,6 +1421,7 @@ static void op_feature(struct ins_ctx *c, struct mw_ctl_msg *m)
             tv.tv_sec = (time_t)sec;
             tv.tv_usec = (suseconds_t)usec;
             if (setsockopt(s->tcp, SOL_SOCKET, o, &tv, sizeof(tv)) < 0) { st = -errno; break; }
+            timeo_set(c, s, o == SO_RCVTIMEO, sec * 1000000000ull + usec * 1000ull);
         }
         if (getsockopt(s->tcp, SOL_SOCKET, o, &tv, &l) < 0) { st = -errno; break; }
         sec = (uint64_t)tv.tv_sec;
@@ -1587,9 +1677,11 @@ static void reap(struct ins_ctx *c)
  * microseconds on a virtual machine), and a request crosses the INS three times (connection,
  * response, close), so after a busy round it first polls for busy_poll_us (like SO_BUSY_POLL).
  * Between polls it yields: a program that is ready to run on this CPU (often the one the INS is
- * waiting for) runs first, so polling takes only otherwise idle time. An idle INS sleeps at once.
+ * waiting for) runs first, and once a yield has run someone else the INS stops polling, so
+ * polling takes only otherwise idle time. An idle INS sleeps at once.
  * Idle moments also top up the pool of connection pairs, one pair per poll. */
 #define INS_MAX_EVENTS 256
+#define INS_YIELD_RAN_OTHERS_NS 20000   /* a yield that took longer ran another task */
 static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int was_busy)
 {
     uint64_t until = 0;
@@ -1603,8 +1695,13 @@ static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int
         if (!want_pool && (!until || mw_now_ns() >= until))
             break;
         /* first let whoever is ready on this CPU run (often the program we just woke), then
-         * look for events, and only then spend an idle moment on a new pair */
+         * look for events, and only then spend an idle moment on a new pair. When the yield
+         * let someone else run, the CPU is contended: polling would take its time from the
+         * programs (and the INS runs at a higher priority), so sleep instead. */
+        uint64_t before = until ? mw_now_ns() : 0;
         sched_yield();
+        if (until && mw_now_ns() - before > INS_YIELD_RAN_OTHERS_NS)
+            until = 0;
         n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
         if (n != 0)
             return n;
@@ -1642,6 +1739,13 @@ int ins_run(struct ins_ctx *c)
             }
         } else {
             batch_since = 0;
+        }
+        if (c->ntimed) {
+            uint64_t now = mw_now_ns();
+            if (now >= c->next_timeo_scan)
+                timeo_scan(c, now);
+            if (timeout < 0 || timeout > TIMEO_SCAN_MS)
+                timeout = TIMEO_SCAN_MS;
         }
         int n = ins_wait(c, evs, timeout, was_busy);
         if (n < 0) {
@@ -1708,8 +1812,10 @@ void ins_fini(struct ins_ctx *c)
     reap(c);
     pool_drain(c);
     mw_log("connection pairs ready-made %llu, made on the spot %llu; response waits ended in a close "
-           "%llu, timed out %llu", (unsigned long long)c->pool_hits, (unsigned long long)c->pool_misses,
-           (unsigned long long)c->coal_hits, (unsigned long long)c->coal_misses);
+           "%llu, timed out %llu; connections aborted by sndtimeo/rcvtimeo %llu",
+           (unsigned long long)c->pool_hits, (unsigned long long)c->pool_misses,
+           (unsigned long long)c->coal_hits, (unsigned long long)c->coal_misses,
+           (unsigned long long)c->timeouts);
     flush_batch(c);
     free(c->batch);
     c->batch = NULL;

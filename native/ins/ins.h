@@ -62,6 +62,12 @@ struct ins_sock {
     struct ins_sock *held_by;
     int dead;
     uint64_t coalesce_until; /* data from the app waits for the rest until then (0 = not waiting) */
+    /* sndtimeo/rcvtimeo written over NetFlow: the INS enforces them (see timeo_scan()) */
+    uint64_t rcvtimeo_ns, sndtimeo_ns;
+    uint64_t last_rx_ns;     /* last byte from the peer, or the INS was not waiting for one */
+    uint64_t last_tx_ns;     /* last progress sending to the peer, or nothing was waiting */
+    int close_err;           /* errno reported by the close observation (ETIMEDOUT on expiry) */
+    int corked;              /* data was sent with MSG_MORE: shut down before closing */
     struct ins_sock *next_free;
 };
 
@@ -86,6 +92,9 @@ struct ins_ctx {
     uint64_t coal_hits, coal_misses;
     int coal_waiting;        /* a response waited in this round: yield before polling again */
     int round_events;        /* events in the current epoll round (a load measure) */
+    uint32_t ntimed;         /* sockets with a NetFlow sndtimeo/rcvtimeo */
+    uint64_t next_timeo_scan;
+    uint64_t timeouts;       /* connections closed by an expired sndtimeo/rcvtimeo */
     uint64_t next_seq;
     struct mw_u64map socks;
     struct ins_tag ctltag;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # NetFlow through the real mwcomms: time-valued socket options (sndtimeo/rcvtimeo, seconds +
-# microseconds both ways), tcp-info, and the INS lifecycle extensions (ins list, spawn, limit,
+# microseconds both ways, enforced by the INS: idle or non-reading peers aborted, close record
+# extra = ETIMEDOUT), tcp-info, and the INS lifecycle extensions (ins list, spawn, limit,
 # stop, respawn) on a pool whose listeners are replicated to every INS. Isolation off (no root
 # needed): every INS holds a replica of the listener on the same address (SO_REUSEPORT).
 SYS_NAME=41-netflow-ins
@@ -70,6 +71,73 @@ v=$(nf get rcvtimeo --socket "$id")
 v=$(nf get sndtimeo --socket "$id")
 [ "$v" = "5.240000 s" ] || sys_fail "sndtimeo changed by the rcvtimeo write: '$v'"
 sys_ok "sndtimeo 5.24 s and rcvtimeo 2.5 s set and read back on socket $id"
+nf set rcvtimeo 0 --socket "$id" >/dev/null && nf set sndtimeo 0 --socket "$id" >/dev/null ||
+  sys_fail "clearing the held connection's timeouts"
+
+# 2b. the INS enforces them (the program's reads and writes are on its AF_UNIX end, where a
+#     timeout on the TCP socket would never fire): an idle peer past rcvtimeo, and a peer that
+#     does not read past sndtimeo, get their connection aborted; the held one (cleared) stays.
+sock_of() {   # client port -> socket id of the INS connection
+  local i sid
+  for i in $(seq 50); do
+    sid=$(nf sockets | awk -v c=":$1" '$4 == "127.0.0.1"c {print $1}' | sort -n | tail -1)
+    [ -n "$sid" ] && { echo "$sid"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+head -c 67108864 /dev/zero > "$T/www/big.bin"
+python3 - "$P" > "$T/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print(s.getsockname()[1], flush=True)
+s.settimeout(30)
+try:
+    how = "eof" if s.recv(1) == b"" else "data"
+except ConnectionResetError:
+    how = "reset"
+except socket.timeout:
+    how = "open"
+print(how, "%.3f" % time.time(), flush=True)
+PY
+idle_cli=$!
+python3 - "$P" > "$T/slow.out" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.sendall(b"GET /big.bin HTTP/1.0\r\n\r\n")
+print(s.getsockname()[1], flush=True)
+time.sleep(30)   # never reads
+PY
+slow_cli=$!
+for _ in $(seq 100); do [ -s "$T/idle.out" ] && [ -s "$T/slow.out" ] && break; sleep 0.1; done
+idle_id=$(sock_of "$(head -1 "$T/idle.out")") || sys_fail "idle client's connection not listed by NetFlow"
+slow_id=$(sock_of "$(head -1 "$T/slow.out")") || sys_fail "non-reading client's connection not listed by NetFlow"
+sleep 0.5   # let the big response fill the buffers towards the non-reading client
+nf watch > "$T/watch.txt" 2>&1 &
+watch_pid=$!
+sleep 0.3
+t_set=$(date +%s.%N)
+nf set rcvtimeo 1 --socket "$idle_id" >/dev/null || sys_fail "set rcvtimeo 1 on $idle_id"
+nf set sndtimeo 1 --socket "$slow_id" >/dev/null || sys_fail "set sndtimeo 1 on $slow_id"
+for _ in $(seq 100); do [ "$(wc -l < "$T/idle.out")" -ge 2 ] && break; sleep 0.1; done
+read -r how t_end < <(sed -n 2p "$T/idle.out")
+case "$how" in eof|reset) ;; *) sys_fail "idle connection past rcvtimeo 1 s: '$how' (want eof or reset)" ;; esac
+dt=$(echo "$t_end - $t_set" | bc)
+[ "$(echo "$dt >= 0.9 && $dt < 6" | bc)" = 1 ] || sys_fail "idle connection aborted after ${dt}s (rcvtimeo 1 s)"
+gone=""
+for _ in $(seq 60); do nf get is-open --socket "$slow_id" >/dev/null 2>&1 || { gone=1; break; }; sleep 0.1; done
+[ -n "$gone" ] || sys_fail "connection $slow_id (peer not reading) still open 6 s after sndtimeo 1 s"
+nf get is-open --socket "$idle_id" >/dev/null 2>&1 && sys_fail "aborted connection $idle_id still listed"
+[ "$(nf get is-open --socket "$id")" = 1 ] || sys_fail "held connection $id (timeouts cleared) was closed"
+kill "$slow_cli" 2>/dev/null || true; wait "$idle_cli" "$slow_cli" 2>/dev/null || true
+sleep 0.3; kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true
+for sid in "$idle_id" "$slow_id"; do
+  grep -Eq "close +sock=$sid .* extra=110\$" "$T/watch.txt" ||
+    { grep "sock=$sid " "$T/watch.txt" >&2; sys_fail "close record of $sid lacks extra=110 (ETIMEDOUT)"; }
+done
+grep -q "rcvtimeo expired\|sndtimeo expired" "$T/mwcomms.log" || sys_fail "no log line for the expired timeout"
+sys_ok "rcvtimeo 1 s: idle peer's connection aborted after ${dt}s ($how); sndtimeo 1 s: non-reading peer's connection aborted; both close records extra=110; held one (cleared) open"
 v=$(nf get tcp-info --socket "$id") || sys_fail "tcp-info: $v"
 echo "$v" | grep -Eq '^rtt=[0-9]+us rttvar=[0-9]+us cwnd=[1-9][0-9]* retrans=[0-9]+$' || sys_fail "tcp-info '$v'"
 sys_ok "tcp-info of socket $id: $v"
