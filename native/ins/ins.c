@@ -1677,11 +1677,11 @@ static void reap(struct ins_ctx *c)
  * microseconds on a virtual machine), and a request crosses the INS three times (connection,
  * response, close), so after a busy round it first polls for busy_poll_us (like SO_BUSY_POLL).
  * Between polls it yields: a program that is ready to run on this CPU (often the one the INS is
- * waiting for) runs first, and once a yield has run someone else the INS stops polling, so
- * polling takes only otherwise idle time. An idle INS sleeps at once.
+ * waiting for) runs first, so polling takes only otherwise idle time. (Stopping the polling once
+ * a yield has run another task was tried: the client and the INS often share a CPU, and the
+ * added median at ab -c1 grew by 20-35 us.) An idle INS sleeps at once.
  * Idle moments also top up the pool of connection pairs, one pair per poll. */
 #define INS_MAX_EVENTS 256
-#define INS_YIELD_RAN_OTHERS_NS 20000   /* a yield that took longer ran another task */
 static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int was_busy)
 {
     uint64_t until = 0;
@@ -1694,14 +1694,10 @@ static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int
         int want_pool = c->ready && c->npool < INS_POOL_TARGET;
         if (!want_pool && (!until || mw_now_ns() >= until))
             break;
-        /* first let whoever is ready on this CPU run (often the program we just woke), then
-         * look for events, and only then spend an idle moment on a new pair. When the yield
-         * let someone else run, the CPU is contended: polling would take its time from the
-         * programs (and the INS runs at a higher priority), so sleep instead. */
-        uint64_t before = until ? mw_now_ns() : 0;
+        /* first let whoever is ready on this CPU run (often the program we just woke, or the
+         * client it answers), then look for events, and only then spend an idle moment on a
+         * new pair */
         sched_yield();
-        if (until && mw_now_ns() - before > INS_YIELD_RAN_OTHERS_NS)
-            until = 0;
         n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
         if (n != 0)
             return n;
