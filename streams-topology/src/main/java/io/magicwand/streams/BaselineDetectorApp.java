@@ -3,7 +3,7 @@ package io.magicwand.streams;
 import io.magicwand.streams.detector.BaselineDetectorTopology;
 import io.magicwand.streams.detector.DetectorConfig;
 import io.magicwand.streams.internal.Counters;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.streams.StreamsBuilder;
 
@@ -41,21 +41,7 @@ public final class BaselineDetectorApp implements ServiceRunner.App<DetectorConf
     }
 
     @Override
-    public Map<String, Boolean> topics(DetectorConfig config) {
-        Map<String, Boolean> t = new LinkedHashMap<>();
-        t.put(config.flowTopic(), true);
-        t.put(config.peerTopic(), true);
-        t.put(config.decisionsTopic(), false);
-        return t;
-    }
-
-    @Override
-    public int partitions(DetectorConfig config) {
-        return config.topicPartitions();
-    }
-
-    @Override
-    public short replication(DetectorConfig config) {
-        return config.topicReplication();
+    public List<String> inputTopics(DetectorConfig config) {
+        return List.of(config.flowTopic(), config.peerTopic());
     }
 }

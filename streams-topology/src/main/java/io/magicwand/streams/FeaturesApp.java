@@ -3,7 +3,7 @@ package io.magicwand.streams;
 import io.magicwand.streams.features.FeaturesConfig;
 import io.magicwand.streams.features.FeaturesTopology;
 import io.magicwand.streams.internal.Counters;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.apache.kafka.streams.StreamsBuilder;
 
@@ -41,22 +41,7 @@ public final class FeaturesApp implements ServiceRunner.App<FeaturesConfig> {
     }
 
     @Override
-    public Map<String, Boolean> topics(FeaturesConfig config) {
-        Map<String, Boolean> t = new LinkedHashMap<>();
-        t.put(config.socketEventsTopic(), true);
-        for (String out : config.outputTopics()) {
-            t.put(out, false);
-        }
-        return t;
-    }
-
-    @Override
-    public int partitions(FeaturesConfig config) {
-        return config.topicPartitions();
-    }
-
-    @Override
-    public short replication(FeaturesConfig config) {
-        return config.topicReplication();
+    public List<String> inputTopics(FeaturesConfig config) {
+        return List.of(config.socketEventsTopic());
     }
 }

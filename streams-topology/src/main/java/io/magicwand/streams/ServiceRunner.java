@@ -9,6 +9,7 @@ import io.magicwand.ops.OpsServer;
 import io.magicwand.streams.internal.Counters;
 import io.magicwand.streams.internal.DeadLetters;
 import io.magicwand.streams.internal.Settings;
+import io.magicwand.streams.internal.StreamsAppSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,7 +52,7 @@ final class ServiceRunner {
     private static final Set<String> CLI_ONLY = Set.of(OPS_PORT, STATE_DIR, CREATE_TOPICS);
 
     /** What differs between the two apps. */
-    interface App<C extends Settings> {
+    interface App<C extends StreamsAppSettings> {
         C config(Map<String, String> settings);
 
         void build(StreamsBuilder builder, C config, Counters counters);
@@ -60,18 +61,14 @@ final class ServiceRunner {
 
         String registryUrl(C config);
 
-        /** topic name -> whether it is an input (inputs also get a dead-letter topic). */
-        Map<String, Boolean> topics(C config);
-
-        int partitions(C config);
-
-        short replication(C config);
+        /** The topics the app reads (each also gets a dead-letter topic). */
+        List<String> inputTopics(C config);
     }
 
     private ServiceRunner() {
     }
 
-    static <C extends Settings> int run(String program, String description, int defaultOpsPort, App<C> app,
+    static <C extends StreamsAppSettings> int run(String program, String description, int defaultOpsPort, App<C> app,
                                         Function<Map<String, String>, C> defaultsForHelp, String[] args) {
         CliConfig.Spec spec = CliConfig.spec(program, description)
                 .option("state-dir", STATE_DIR, "DIR", "Kafka Streams state directory", defaultStateDir(program))
@@ -202,16 +199,19 @@ final class ServiceRunner {
                 ? Health.up(details) : Health.down("kafka streams state " + s, details);
     }
 
-    private static <C extends Settings> void ensureTopics(App<C> app, C config, Map<String, String> kafka) {
+    private static <C extends StreamsAppSettings> void ensureTopics(App<C> app, C config, Map<String, String> kafka) {
         Properties base = new Properties();
         base.putAll(kafka);
         try (Admin admin = Admin.create(ClientProps.admin(base, "mw-" + app.applicationId(config) + "-admin"))) {
-            app.topics(config).forEach((name, input) -> {
-                Topics.ensure(admin, name, app.partitions(config), app.replication(config));
-                if (input) {
-                    Topics.ensure(admin, DeadLetters.topicFor(name), app.partitions(config), app.replication(config));
-                }
-            });
+            int partitions = config.topicPartitions();
+            short replication = config.topicReplication();
+            for (String in : app.inputTopics(config)) {
+                Topics.ensure(admin, in, partitions, replication);
+                Topics.ensure(admin, DeadLetters.topicFor(in), partitions, replication);
+            }
+            for (String out : config.outputTopics()) {
+                Topics.ensure(admin, out, partitions, replication);
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 package io.magicwand.streams.detector;
 
-import io.magicwand.streams.internal.Settings;
+import io.magicwand.streams.internal.StreamsAppSettings;
 import java.util.List;
 import java.util.Map;
 
@@ -8,7 +8,7 @@ import java.util.Map;
  * Settings of the baseline detector with defaults. docs/detector.md justifies every default against
  * Apache mod_reqtimeout, nginx's timeouts and per-address connection limits.
  */
-public final class DetectorConfig extends Settings {
+public final class DetectorConfig extends StreamsAppSettings {
     public final Key applicationId = declare("application.id", "mw-detector", "Kafka Streams application id");
     public final Key registryUrl = declare("schema.registry.url", "http://127.0.0.1:18081/apis/ccompat/v7", "schema registry base URL; mock://SCOPE in unit tests");
     public final Key flowTopic = declare("topic.flow-features", "mw.flow-features", "input: FlowFeatures");
@@ -37,17 +37,15 @@ public final class DetectorConfig extends Settings {
     public final Key decisionTtl = declare("decision.ttl.ms", 30000, "validity of CLOSE and SET_ATTRIBUTE decisions (socket ids get reused)");
     public final Key unblockTtl = declare("unblock.ttl.ms", 86400000, "validity of UNBLOCK decisions (must not be skipped)");
     public final Key punctuate = declare("punctuate.ms", 1000, "how often ban expiry is checked (wall clock)");
-    public final Key storeType = declare("state.store.type", "rocksdb", "state stores: rocksdb (persistent, default) or memory (rebuilt from the changelog at every start)");
-    public final Key topicPartitions = declare("topic.partitions", 1, "partitions of topics this service creates when missing");
-    public final Key topicReplication = declare("topic.replication", 1, "replication factor of topics this service creates when missing");
 
     private final AllowList allow;
 
     public DetectorConfig(Map<String, String> values) {
         super(values);
+        declareStreamsKeys();
         rejectUnknown();
         allow = new AllowList(string(allowlist));
-        storeType();
+        validateStreamsKeys();
         for (Key k : declaredKeys()) {
             if (!k.name().startsWith("topic.") && !k.name().equals("application.id") && !k.name().equals("schema.registry.url")
                     && !k.name().equals("allowlist") && !k.name().equals("state.store.type")) {
@@ -92,18 +90,7 @@ public final class DetectorConfig extends Settings {
         return doubleValue(k, 0);
     }
 
-    public int topicPartitions() {
-        return intValue(topicPartitions, 1);
-    }
-
-    public String storeType() {
-        return io.magicwand.streams.internal.StoreTypes.check(storeType.name(), string(storeType));
-    }
-
-    public short topicReplication() {
-        return (short) intValue(topicReplication, 1);
-    }
-
+    @Override
     public List<String> outputTopics() {
         return List.of(decisionsTopic());
     }

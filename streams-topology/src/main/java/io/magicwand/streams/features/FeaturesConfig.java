@@ -1,6 +1,6 @@
 package io.magicwand.streams.features;
 
-import io.magicwand.streams.internal.Settings;
+import io.magicwand.streams.internal.StreamsAppSettings;
 import java.util.List;
 import java.util.Map;
 import org.apache.kafka.common.config.ConfigException;
@@ -9,7 +9,7 @@ import org.apache.kafka.common.config.ConfigException;
  * Settings of the feature topology, with defaults (see docs/features.md for the reasoning).
  * Built from string settings ({@code --set key=value}); unknown keys are rejected.
  */
-public final class FeaturesConfig extends Settings {
+public final class FeaturesConfig extends StreamsAppSettings {
     public final Key applicationId = declare("application.id", "mw-features", "Kafka Streams application id (consumer group, state and internal topic prefix)");
     public final Key registryUrl = declare("schema.registry.url", "http://127.0.0.1:18081/apis/ccompat/v7", "schema registry base URL (Confluent REST API); mock://SCOPE in unit tests");
     public final Key socketEventsTopic = declare("topic.socket-events", "mw.socket-events", "input topic of SocketEvents");
@@ -31,12 +31,10 @@ public final class FeaturesConfig extends Settings {
     public final Key peerSlowMaxRate = declare("peer.slow.max.rate.bps", 500, "slow_connections: request rate below this many bytes/s (mod_reqtimeout MinRate=500)");
     public final Key insWindowSize = declare("ins.window.size.ms", 10000, "InsLoad window size");
     public final Key insWindowAdvance = declare("ins.window.advance.ms", 2000, "InsLoad window advance");
-    public final Key storeType = declare("state.store.type", "rocksdb", "state stores: rocksdb (persistent, default) or memory (rebuilt from the changelog at every start)");
-    public final Key topicPartitions = declare("topic.partitions", 1, "partitions of topics this service creates when missing");
-    public final Key topicReplication = declare("topic.replication", 1, "replication factor of topics this service creates when missing");
 
     public FeaturesConfig(Map<String, String> values) {
         super(values);
+        declareStreamsKeys();
         rejectUnknown();
         validate();
     }
@@ -67,9 +65,7 @@ public final class FeaturesConfig extends Settings {
         longValue(peerGrace, 0);
         longValue(peerSlowMinAge, 0);
         doubleValue(peerSlowMaxRate, 0);
-        intValue(topicPartitions, 1);
-        intValue(topicReplication, 1);
-        storeType();
+        validateStreamsKeys();
     }
 
     public String applicationId() {
@@ -156,18 +152,7 @@ public final class FeaturesConfig extends Settings {
         return longValue(insWindowAdvance, 1);
     }
 
-    public int topicPartitions() {
-        return intValue(topicPartitions, 1);
-    }
-
-    public String storeType() {
-        return io.magicwand.streams.internal.StoreTypes.check(storeType.name(), string(storeType));
-    }
-
-    public short topicReplication() {
-        return (short) intValue(topicReplication, 1);
-    }
-
+    @Override
     public List<String> outputTopics() {
         return List.of(flowFeaturesTopic(), peerFeaturesTopic(), insLoadTopic());
     }
