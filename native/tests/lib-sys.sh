@@ -54,6 +54,33 @@ sys_need() {
   for c in "$@"; do command -v "$c" >/dev/null 2>&1 || sys_fail "needs $c (install it: launcher/install-deps.sh)"; done
 }
 
+# sys_need_netns: skip the test (exit 0) unless root with network namespaces.
+sys_need_netns() {
+  if [ "$(id -u)" != 0 ] || ! unshare --net true 2>/dev/null; then
+    echo "skip [$SYS_NAME]: isolation netns needs root and network namespaces"; exit 0
+  fi
+}
+
+# sys_netns_echo_server NINS: mwcomms with isolation netns and NINS INS, and the epoll echo server
+# (t_echosrv) under the shim in a namespace of its own with only lo up; sets P to its port once
+# every INS holds the listener.
+sys_netns_echo_server() {
+  local nins=$1 pf="$T/port" i
+  [ -x "$B/tests/t_echosrv" ] && [ -x "$B/tests/t_connmany" ] || sys_fail "test programs not built"
+  sys_mwcomms --isolation netns --ins "$nins"
+  setsid unshare --net -- sh -c 'ip link set lo up; exec "$@"' mw-protect env LD_PRELOAD="$B/libmwshim.so" \
+    MW_RENDEZVOUS="$T/mw.sock" "$B/tests/t_echosrv" 127.0.0.1 0 "$pf" > "$T/srv.out" 2>&1 < /dev/null &
+  SYS_PIDS+=($!)
+  for i in $(seq 100); do [ -s "$pf" ] && break; sleep 0.1; done
+  [ -s "$pf" ] || { cat "$T/srv.out" >&2; sys_fail "echo server did not start"; }
+  P=$(cat "$pf")
+  for i in $(seq 100); do
+    [ "$(sys_status | jq '[.listeners[0].replicas[]] | length')" -eq $((nins - 1)) ] && return 0
+    sleep 0.1
+  done
+  sys_fail "listener not on all $nins INS"
+}
+
 sys_build() {
   [ -x "$B/mwcomms" ] && [ -f "$B/libmwshim.so" ] && [ -x "$B/mwctl" ] ||
     make -s -C "$MW_ROOT/native" -j2 >&2 || sys_fail "native build failed"

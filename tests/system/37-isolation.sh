@@ -8,9 +8,7 @@
 #  - when mwcomms stops, its namespaces and veths are gone.
 SYS_NAME=37-isolation
 . "$(dirname "$0")/../../native/tests/lib-sys.sh"
-if [ "$(id -u)" != 0 ] || ! unshare --net true 2>/dev/null; then
-  echo "skip [$SYS_NAME]: needs root and network namespaces"; exit 0
-fi
+sys_need_netns
 sys_need python3 curl jq ip unshare
 sys_mwcomms --isolation netns
 ns=$(sys_status | jq -r '.ins[0].netns')

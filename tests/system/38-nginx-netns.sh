@@ -4,9 +4,7 @@
 # through mwcomms's front ends (accepted on the host, handed to the INS). Load with ab and wrk.
 SYS_NAME=38-nginx-netns
 . "$(dirname "$0")/../../native/tests/lib-sys.sh"
-if [ "$(id -u)" != 0 ] || ! unshare --net true 2>/dev/null; then
-  echo "skip [$SYS_NAME]: needs root and network namespaces"; exit 0
-fi
+sys_need_netns
 sys_need nginx curl ab wrk jq python3 unshare ip
 sys_mwcomms --isolation netns
 P=$(sys_free_port)

@@ -6,24 +6,11 @@
 # survivors and the replacement (least connections: the replacement takes the most).
 SYS_NAME=83-ins-kill
 . "$(dirname "$0")/../../native/tests/lib-sys.sh"
-if [ "$(id -u)" != 0 ] || ! unshare --net true 2>/dev/null; then
-  echo "skip [$SYS_NAME]: isolation netns needs root and network namespaces"; exit 0
-fi
+sys_need_netns
 sys_need jq
-[ -x "$B/tests/t_echosrv" ] && [ -x "$B/tests/t_connmany" ] || sys_fail "test programs not built"
 N=${MW_KILL_CONNS:-10350}
 NINS=4
-sys_mwcomms --isolation netns --ins $NINS
-PF="$T/port"
-setsid unshare --net -- sh -c 'ip link set lo up; exec "$@"' mw-protect env LD_PRELOAD="$B/libmwshim.so" \
-  MW_RENDEZVOUS="$T/mw.sock" "$B/tests/t_echosrv" 127.0.0.1 0 "$PF" > "$T/srv.out" 2>&1 < /dev/null &
-SYS_PIDS+=($!)
-for _ in $(seq 100); do [ -s "$PF" ] && break; sleep 0.1; done
-[ -s "$PF" ] || { cat "$T/srv.out" >&2; sys_fail "echo server did not start"; }
-P=$(cat "$PF")
-nrep() { sys_status | jq '[.listeners[0].replicas[]] | length'; }
-for _ in $(seq 100); do [ "$(nrep)" -eq $((NINS - 1)) ] && break; sleep 0.1; done
-[ "$(nrep)" -eq $((NINS - 1)) ] || sys_fail "listener not on all $NINS INS"
+sys_netns_echo_server $NINS
 
 "$B/tests/t_connmany" 127.0.0.1 "$P" "$N" 30 4 12 "$T/c1" > "$T/c1.out" 2>&1 & c1=$!
 SYS_PIDS+=($c1)
