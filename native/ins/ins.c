@@ -460,8 +460,8 @@ static int relay_write(struct ins_sock *s, int d, const char *buf, size_t len)
             return -errno;
         w = 0;
     }
-    if (d == 0 && s->sndtimeo_ns && (w > 0 || !s->pend[0].len))
-        s->last_tx_ns = mw_now_ns();   /* progress, or the start of a wait */
+    if (d == 0 && s->sndtimeo_ns)
+        s->last_tx_ns = mw_now_ns();   /* progress, or the start of a wait (nothing was pending) */
     if ((size_t)w < len) {
         size_t rest = len - (size_t)w;
         char *p = malloc(rest);
@@ -980,9 +980,11 @@ static int conn_package(struct ins_ctx *c, struct ins_sock *l, int tcpfd, const 
     n->inode = pair.inode;
     n->tcp = tcpfd;
     n->ufd = pair.ours;
-    /* like the kernel's accept, a connection inherits its listener's timeouts */
-    timeo_set(c, n, 0, l->sndtimeo_ns);
-    timeo_set(c, n, 1, l->rcvtimeo_ns);
+    if (l->sndtimeo_ns || l->rcvtimeo_ns) {
+        /* like the kernel's accept, a connection inherits its listener's timeouts */
+        timeo_set(c, n, 0, l->sndtimeo_ns);
+        timeo_set(c, n, 1, l->rcvtimeo_ns);
+    }
     n->peer = *peer;
     if (l->local.family && !addr_is_any(&l->local))
         n->local = l->local;     /* bound to one address: that is the local address */
@@ -1682,13 +1684,13 @@ static void reap(struct ins_ctx *c)
  * added median at ab -c1 grew by 20-35 us.) An idle INS sleeps at once.
  * Idle moments also top up the pool of connection pairs, one pair per poll. */
 #define INS_MAX_EVENTS 256
-static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout, int was_busy)
+static int ins_wait(struct ins_ctx *c, struct epoll_event *evs, int timeout)
 {
     uint64_t until = 0;
     int n = epoll_wait(c->ep, evs, INS_MAX_EVENTS, 0);
     if (n != 0 || timeout == 0)
         return n;
-    if (was_busy && c->busy_poll_us)
+    if (c->round_events > 0 && c->busy_poll_us)   /* the previous round was busy */
         until = mw_now_ns() + (uint64_t)c->busy_poll_us * 1000u;
     for (;;) {
         int want_pool = c->ready && c->npool < INS_POOL_TARGET;
@@ -1714,7 +1716,6 @@ int ins_run(struct ins_ctx *c)
 {
     struct epoll_event evs[INS_MAX_EVENTS];
     uint64_t batch_since = 0;
-    int was_busy = 0;
     while (!c->quit) {
         /* Observations wait in the batch for at most ~1 ms (or until it is full, or something
          * else goes to mwcomms): mwcomms is woken about once a millisecond under load instead of
@@ -1743,14 +1744,13 @@ int ins_run(struct ins_ctx *c)
             if (timeout < 0 || timeout > TIMEO_SCAN_MS)
                 timeout = TIMEO_SCAN_MS;
         }
-        int n = ins_wait(c, evs, timeout, was_busy);
+        int n = ins_wait(c, evs, timeout);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             mw_log("epoll_wait: %m");
             return -errno;
         }
-        was_busy = n > 0;
         c->round_events = n;
         for (int i = 0; i < n; i++) {
             struct ins_tag *t = evs[i].data.ptr;
