@@ -18,13 +18,11 @@
 static const char part1[] = "HTTP/1.0 200 OK\r\nServer: t_coalesce\r\nContent-Length: 64\r\n\r\n";
 static const char part2[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-static void spin_us(long us)
+static void spin_us(double us)
 {
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    do {
-        clock_gettime(CLOCK_MONOTONIC, &b);
-    } while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < us);
+    double until = tp_now() + us / 1e6;
+    while (tp_now() < until)
+        ;
 }
 
 /* The plain client: one connection after another; exit status = connections that arrived as
@@ -49,6 +47,7 @@ static int client(int port, int n)
             fprintf(stderr, "t_coalesce client: connect: %s\n", strerror(errno));
             return 255;
         }
+        /* to the EOF, which must be clean (tp_read_full would also accept a reset after data) */
         while ((r = read(fd, buf + got, sizeof(buf) - got)) > 0)
             got += (size_t)r;
         if (r < 0 || got != sizeof(part1) - 1 + sizeof(part2) - 1 ||
@@ -71,21 +70,11 @@ static int client(int port, int n)
 int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 40;
-    struct sockaddr_storage ss;
-    socklen_t l;
-    int lfd, port, st, one = 1;
+    int lfd, port, st;
     pid_t pid;
 
     CHECK(n > 0 && n <= 254);
-    lfd = socket(AF_INET, SOCK_STREAM, 0);
-    CHECK(lfd >= 0);
-    CHECK(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0);
-    tp_addr(AF_INET, &ss, &l, 0);
-    CHECK(bind(lfd, (struct sockaddr *)&ss, l) == 0);
-    CHECK(listen(lfd, 16) == 0);
-    l = sizeof(ss);
-    CHECK(getsockname(lfd, (struct sockaddr *)&ss, &l) == 0);
-    port = tp_port(&ss);
+    lfd = tp_listen(AF_INET, 16, &port);
     pid = fork();
     CHECK(pid >= 0);
     if (pid == 0)
