@@ -37,6 +37,20 @@ static void usage(FILE *f)
         "  -v                    verbose\n");
 }
 
+/* A whole number in [min, max] for option opt, or a message naming the option and the range
+ * (unit, if any, after it). 0 or -1. */
+static int parse_bounded(const char *opt, const char *v, long min, long max, const char *unit, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || !*v || n < min || n > max) {
+        fprintf(stderr, "mwcomms: %s must be %ld..%ld%s, got '%s'\n", opt, min, max, unit, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct hub_config cfg;
@@ -57,26 +71,22 @@ int main(int argc, char **argv)
 #define NEEDV() do { if (!v) { fprintf(stderr, "mwcomms: %s needs a value\n", a); return 2; } i++; } while (0)
         if (!strcmp(a, "--rendezvous")) { NEEDV(); cfg.rendezvous = v; }
         else if (!strcmp(a, "--ins")) {
+            long n;
             NEEDV();
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || n < 1 || n > HUB_MAX_INS) {
-                fprintf(stderr, "mwcomms: --ins must be 1..%d, got '%s'\n", HUB_MAX_INS, v);
-                return 2;
-            }
+            if (parse_bounded(a, v, 1, HUB_MAX_INS, "", &n) < 0) return 2;
             cfg.nins = (int)n;
         }
-        else if (!strcmp(a, "--ins-max") || !strcmp(a, "--autoscale-conns")) {
+        else if (!strcmp(a, "--ins-max")) {
+            long n;
             NEEDV();
-            char *end;
-            long n = strtol(v, &end, 10);
-            int isMax = !strcmp(a, "--ins-max");
-            if (*end || !*v || n < (isMax ? 1 : 0) || n > (isMax ? HUB_MAX_INS : 1000000)) {
-                fprintf(stderr, "mwcomms: %s must be %s, got '%s'\n", a, isMax ? "1..32" : "0..1000000", v);
-                return 2;
-            }
-            if (isMax) cfg.ins_max = (int)n;
-            else cfg.scale_out_conns = (uint32_t)n;
+            if (parse_bounded(a, v, 1, HUB_MAX_INS, "", &n) < 0) return 2;
+            cfg.ins_max = (int)n;
+        }
+        else if (!strcmp(a, "--autoscale-conns")) {
+            long n;
+            NEEDV();
+            if (parse_bounded(a, v, 0, 1000000, "", &n) < 0) return 2;
+            cfg.scale_out_conns = (uint32_t)n;
         }
         else if (!strcmp(a, "--isolation")) {
             NEEDV();
@@ -92,13 +102,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--ins-path")) { NEEDV(); cfg.ins_path = v; }
         else if (!strcmp(a, "--ins-nice")) { NEEDV(); cfg.ins_nice = atoi(v); }
         else if (!strcmp(a, "--ins-busy-poll-us") || !strcmp(a, "--ins-coalesce-us")) {
+            long n;
             NEEDV();
-            char *end;
-            long n = strtol(v, &end, 10);
-            if (*end || !*v || n < 0 || n > 1000) {
-                fprintf(stderr, "mwcomms: %s must be 0..1000 (microseconds), got '%s'\n", a, v);
-                return 2;
-            }
+            if (parse_bounded(a, v, 0, 1000, " (microseconds)", &n) < 0) return 2;
             if (!strcmp(a, "--ins-busy-poll-us")) cfg.ins_busy_poll_us = (uint32_t)n;
             else cfg.ins_coalesce_us = (uint32_t)n;
         }
