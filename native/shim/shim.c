@@ -168,49 +168,54 @@ static int ch_connect(void)
     return 0;
 }
 
+/* Send a request on the channel, connecting it first if needed; when mwcomms restarted (the old
+ * channel is dead) reconnect once and send again. Caller holds ch_lock. 0 or a negative errno. */
+static int ch_send(struct mw_ctl_msg *req, const int *fds, int nfds)
+{
+    int r;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (ch_fd < 0 && (r = ch_connect()) < 0)
+            return r;
+        req->h.req_id = ++ch_req;
+        r = mw_ctl_send(ch_fd, req, req->h.len, fds, nfds, 0);
+        if (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN)
+            return r;
+        close(ch_fd);
+        ch_fd = -1;
+    }
+    return -ECONNRESET;   /* dead again after reconnecting */
+}
+
 /* One request/response round trip. Returns 0 (rep filled, rep->h.status is the call's result) or
  * a negative errno for transport failures. */
 static int shim_call(struct mw_ctl_msg *req, const int *fds, int nfds, struct mw_ctl_msg *rep)
 {
-    int r, attempt, rfds[MW_CTL_MAX_FDS], nr;
+    int r, rfds[MW_CTL_MAX_FDS], nr;
     ssize_t n;
 
     pthread_mutex_lock(&ch_lock);
-    for (attempt = 0; attempt < 2; attempt++) {
-        if (ch_fd < 0 && (r = ch_connect()) < 0)
-            goto out;
-        req->h.req_id = ++ch_req;
-        r = mw_ctl_send(ch_fd, req, req->h.len, fds, nfds, 0);
-        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
-            /* mwcomms restarted: reconnect once */
+    if ((r = ch_send(req, fds, nfds)) < 0)
+        goto out;
+    for (;;) {
+        n = mw_ctl_recv(ch_fd, rep, sizeof(*rep), rfds, &nr, 0);
+        if (n <= 0) {
+            r = n == 0 ? -ECONNRESET : (int)n;
             close(ch_fd);
             ch_fd = -1;
-            continue;
-        }
-        if (r < 0)
             goto out;
-        for (;;) {
-            n = mw_ctl_recv(ch_fd, rep, sizeof(*rep), rfds, &nr, 0);
-            if (n <= 0) {
-                r = n == 0 ? -ECONNRESET : (int)n;
-                close(ch_fd);
-                ch_fd = -1;
-                goto out;
-            }
-            if (nr)
-                mw_ctl_close_fds(rfds, nr);
-            if (mw_ctl_check(rep, (size_t)n, nr, MW_FROM_HUB) < 0 || !(rep->h.flags & MW_CTL_F_REPLY)) {
-                r = -EPROTO;
-                goto out;
-            }
-            if (rep->h.req_id == req->h.req_id && rep->h.op == req->h.op) {
-                r = 0;
-                goto out;
-            }
-            /* a stale reply (should not happen: one request at a time); skip it */
         }
+        if (nr)
+            mw_ctl_close_fds(rfds, nr);
+        if (mw_ctl_check(rep, (size_t)n, nr, MW_FROM_HUB) < 0 || !(rep->h.flags & MW_CTL_F_REPLY)) {
+            r = -EPROTO;
+            goto out;
+        }
+        if (rep->h.req_id == req->h.req_id && rep->h.op == req->h.op) {
+            r = 0;
+            goto out;
+        }
+        /* a stale reply (should not happen: one request at a time); skip it */
     }
-    r = -ECONNRESET;
 out:
     pthread_mutex_unlock(&ch_lock);
     return r;
@@ -219,20 +224,9 @@ out:
 /* Send a request that gets no reply. */
 static int shim_send(struct mw_ctl_msg *req, const int *fds, int nfds)
 {
-    int r, attempt;
+    int r;
     pthread_mutex_lock(&ch_lock);
-    for (attempt = 0; attempt < 2; attempt++) {
-        if (ch_fd < 0 && (r = ch_connect()) < 0)
-            break;
-        req->h.req_id = ++ch_req;
-        r = mw_ctl_send(ch_fd, req, req->h.len, fds, nfds, 0);
-        if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
-            close(ch_fd);
-            ch_fd = -1;
-            continue;
-        }
-        break;
-    }
+    r = ch_send(req, fds, nfds);
     pthread_mutex_unlock(&ch_lock);
     return r;
 }
