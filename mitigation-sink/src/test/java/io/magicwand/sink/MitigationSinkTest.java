@@ -279,15 +279,7 @@ class MitigationSinkTest {
     void differentTargetsAreAppliedConcurrentlySameTargetInOrder() throws Exception {
         // A slow mwcomms that works on requests concurrently: each answer comes 400 ms later.
         server.script(r -> {
-            java.util.concurrent.CompletableFuture.delayedExecutor(400, java.util.concurrent.TimeUnit.MILLISECONDS)
-                    .execute(() -> {
-                        try {
-                            server.sendToClients(io.magicwand.netflow.NetflowCodec.encode(
-                                    io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val())));
-                        } catch (java.io.IOException e) {
-                            throw new java.io.UncheckedIOException(e);
-                        }
-                    });
+            server.answerLater(io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val()), 400);
             return null;
         });
         start(Map.of("sink.parallelism", "8", "netflow.request.timeout.ms", "3000"));
@@ -359,15 +351,7 @@ class MitigationSinkTest {
         // mwcomms answers about socket 1 after 1.5 s, everything else at once
         server.script(r -> {
             if (r.isBySocket() && r.identSocket() == 1) {
-                java.util.concurrent.CompletableFuture.delayedExecutor(1500, java.util.concurrent.TimeUnit.MILLISECONDS)
-                        .execute(() -> {
-                            try {
-                                server.sendToClients(io.magicwand.netflow.NetflowCodec.encode(
-                                        io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val())));
-                            } catch (java.io.IOException e) {
-                                throw new java.io.UncheckedIOException(e);
-                            }
-                        });
+                server.answerLater(io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val()), 1500);
                 return null;
             }
             return io.magicwand.netflow.FeatureResponse.ok(r.id(), r.val());

@@ -96,13 +96,7 @@ class RequestExecutorTest {
         AtomicInteger n = new AtomicInteger();
         server = new ScriptedNetflowServer(r -> {
             if (n.incrementAndGet() == 1) {
-                CompletableFuture.delayedExecutor(450, TimeUnit.MILLISECONDS).execute(() -> {
-                    try {
-                        server.sendToClients(NetflowCodec.encode(FeatureResponse.error(r.id(), 1)));
-                    } catch (Exception ignored) {
-                        // test server gone
-                    }
-                });
+                server.answerLater(FeatureResponse.error(r.id(), 1), 450);
                 return null;
             }
             try {

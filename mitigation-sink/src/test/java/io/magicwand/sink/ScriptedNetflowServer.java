@@ -15,6 +15,7 @@ import java.net.SocketException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -117,6 +118,20 @@ final class ScriptedNetflowServer implements AutoCloseable {
                 out.flush();
             }
         }
+    }
+
+    /**
+     * Sends {@code response} to every client after {@code delayMs}, from another thread: a script
+     * returns null and calls this to answer late (a slow or concurrent mwcomms).
+     */
+    void answerLater(FeatureResponse response, long delayMs) {
+        CompletableFuture.delayedExecutor(delayMs, TimeUnit.MILLISECONDS).execute(() -> {
+            try {
+                sendToClients(NetflowCodec.encode(response));
+            } catch (IOException ignored) {
+                // the test is over and the server closed
+            }
+        });
     }
 
     int port() {
