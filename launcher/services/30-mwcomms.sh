@@ -42,8 +42,10 @@ mwcomms_start() {
   fi
   mwcomms_build
   mkdir -p "$(dirname "$sock")"
-  case "$nmax$scale" in *[!0-9]*) mw_die "mwcomms: ins.max ($nmax) and ins.autoscale.conns ($scale) must be numbers" ;; esac
-  case "$bpoll$coal" in *[!0-9]*) mw_die "mwcomms: ins.busy_poll_us ($bpoll) and ins.coalesce_us ($coal) must be numbers of microseconds (0..1000)" ;; esac
+  local kv
+  for kv in "ins.max=$nmax" "ins.autoscale.conns=$scale" "ins.busy_poll_us=$bpoll" "ins.coalesce_us=$coal"; do
+    case "${kv#*=}" in *[!0-9]*) mw_die "mwcomms: $kv in mw.conf is not a number" ;; esac
+  done
   mw_log "mwcomms: starting (isolation $iso, $nins INS (at most $nmax), autoscale ${scale} conns/INS, NetFlow $nf, rendezvous $sock)"
   mw_start mwcomms "$(mwcomms_log)" "$(mwcomms_bin mwcomms)" --rendezvous "$sock" --ins "$nins" \
     --ins-max "$nmax" --autoscale-conns "$scale" --isolation "$iso" --netflow "$nf" \
